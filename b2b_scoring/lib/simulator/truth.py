@@ -1,0 +1,127 @@
+"""Ground truth: each person's and account's true probability to convert within a window.
+
+The oracle knows the latent state at the as-of date (fit, persona, buying journeys and in-market
+episodes that have started, opportunity stage outcomes already revealed) but not the future: new
+journeys and episodes enter through their rates. Its AUC is the ceiling a model can approach.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+
+from b2b_scoring.lib.simulator.config import ProcessParameters, month_activity
+
+LEAD_CONVERSION = "lead_conversion"  # leadOperation.convertLead
+OPPORTUNITY_CONTRACT = "opportunity_contract"  # opportunityEvent.opportunityUpdated: Stage -> Contract
+GOALS = (LEAD_CONVERSION, OPPORTUNITY_CONTRACT)
+
+
+def _uniform_pmf(low: int, high: int) -> np.ndarray:
+    """Probabilities of the integers 0..high for a uniform draw on [low, high]."""
+    pmf = np.zeros(high + 1)
+    pmf[low:] = 1.0 / (high - low + 1)
+    return pmf
+
+
+def _expected_starts_converting(
+    start_date: dt.date, as_of_day: int, window_days: int, delay_pmf: np.ndarray
+) -> float:
+    """Sum over the window's days u of month activity(u) x P(start on day u converts before the
+    window ends), for a whole-day delay from start to conversion with pmf delay_pmf."""
+    days = as_of_day + np.arange(window_days)
+    cdf = np.cumsum(delay_pmf)
+    remaining = window_days - 1 - np.arange(window_days)
+    within = np.where(remaining >= len(cdf), 1.0, cdf[np.minimum(remaining, len(cdf) - 1)])
+    return float(np.sum(month_activity(start_date, days.astype(float)) * within))
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).to_numpy(zero_copy_only=False)
+
+
+def true_conversion_probability(
+    truth: Mapping[str, pa.Table],
+    as_of: dt.date,
+    window_days: int,
+    goal: str,
+    process: ProcessParameters | None = None,
+) -> pa.Table:
+    """True probability that each eligible person (lead_conversion) or account
+    (opportunity_contract) converts in [as_of, as_of + window_days), knowing everything latent
+    that has happened strictly before as_of."""
+    if goal not in GOALS:
+        raise ValueError(f"unknown goal {goal!r}; expected one of {GOALS}")
+    if window_days < 1:
+        raise ValueError(f"window_days must be positive, got {window_days}")
+    process = process or ProcessParameters()
+    start_date = _column(truth["meta"], "start_date")[0].astype("datetime64[D]").astype(dt.date)
+    day = (as_of - start_date).days
+    if goal == LEAD_CONVERSION:
+        return _person_probability(truth, start_date, day, window_days, process)
+    return _account_probability(truth, start_date, day, window_days, process)
+
+
+def _person_probability(
+    truth: Mapping[str, pa.Table], start_date: dt.date, day: int, window: int, process: ProcessParameters
+) -> pa.Table:
+    persons, accounts, journeys = truth["persons"], truth["accounts"], truth["journeys"]
+    person_keys = _column(persons, "person_key")
+    q = _column(persons, "conversion_probability")
+    created = _column(persons, "created_day")
+    converted = persons.column("converted_day").to_numpy(zero_copy_only=False).astype(float)
+    eligible = (created < day) & ~(converted < day)
+
+    person_position = np.searchsorted(person_keys, _column(journeys, "person_key"))
+    end = _column(journeys, "end_day")
+    known_in_window = (_column(journeys, "trigger_day") < day) & (end >= day) & (end < day + window)
+    log_no_conversion = np.zeros(len(person_keys))
+    np.add.at(log_no_conversion, person_position[known_in_window], np.log1p(-q[person_position[known_in_window]]))
+
+    journey_pmf = _uniform_pmf(process.journey_min_days, process.journey_max_days)
+    own = _expected_starts_converting(start_date, day, window, journey_pmf)
+    committee_delay = np.convolve(_uniform_pmf(0, process.committee_offset_days - 1), journey_pmf)
+    committee = _expected_starts_converting(start_date, day, window, committee_delay)
+    account_position = np.searchsorted(_column(accounts, "account_key"), _column(persons, "true_account_key"))
+    episode_rate = _column(accounts, "episodes_per_day")[account_position]
+    future_rate = q * (
+        _column(persons, "own_journeys_per_day") * own
+        + episode_rate * _column(persons, "committee_probability") * committee
+    )
+    probability = 1.0 - np.exp(log_no_conversion - future_rate)
+    return pa.table({"person_key": person_keys[eligible], "probability": probability[eligible]})
+
+
+def _account_probability(
+    truth: Mapping[str, pa.Table], start_date: dt.date, day: int, window: int, process: ProcessParameters
+) -> pa.Table:
+    accounts, episodes = truth["accounts"], truth["episodes"]
+    account_keys = _column(accounts, "account_key")
+    advance = np.stack([_column(accounts, f"advance_probability_{k}") for k in (1, 2, 3)], axis=1)
+    opportunity_probability = _column(accounts, "opportunity_probability")
+    eligible = _column(accounts, "created_day") < day
+
+    position = np.searchsorted(account_keys, _column(episodes, "account_key"))
+    contract_day = _column(episodes, "stage_3_day")
+    known = (_column(episodes, "start_day") < day) & (contract_day >= day) & (contract_day < day + window)
+    opened = _column(episodes, "stage_0_day") < day
+    factor = np.where(opened, _column(episodes, "has_opportunity"), opportunity_probability[position])
+    for k in (1, 2, 3):
+        revealed = _column(episodes, f"stage_{k}_day") < day
+        factor = factor * np.where(revealed, _column(episodes, f"advances_{k}"), advance[position, k - 1])
+    log_no_contract = np.zeros(len(account_keys))
+    np.add.at(log_no_contract, position[known], np.log1p(-np.minimum(factor[known], 1 - 1e-12)))
+
+    stage_pmf = _uniform_pmf(process.stage_min_days, process.stage_max_days)
+    delay = _uniform_pmf(process.opportunity_open_min_days, process.opportunity_open_max_days)
+    for _ in range(3):
+        delay = np.convolve(delay, stage_pmf)
+    expected = _expected_starts_converting(start_date, day, window, delay)
+    future_rate = (
+        _column(accounts, "episodes_per_day") * opportunity_probability * advance.prod(axis=1) * expected
+    )
+    probability = 1.0 - np.exp(log_no_contract - future_rate)
+    return pa.table({"account_key": account_keys[eligible], "probability": probability[eligible]})

@@ -1,0 +1,338 @@
+"""Statistics of the simulated B2B world: it must make scoring real work, with ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from b2b_scoring.lib import contract
+from b2b_scoring.lib.simulator import (
+    LEAD_CONVERSION,
+    OPPORTUNITY_CONTRACT,
+    SimulationConfig,
+    simulate_world,
+    true_conversion_probability,
+    write_landing_files,
+)
+
+END = dt.date(2026, 6, 30)
+CONFIG = SimulationConfig(n_persons=6_000, end_date=END, seed=11)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return simulate_world(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def db(world):
+    con = duckdb.connect()
+    for name, table in world.tables.items():
+        con.register(name, table)
+    for name, table in world.truth.items():
+        con.register(f"truth_{name}", table)
+    yield con
+    con.close()
+
+
+def scalar(db: duckdb.DuckDBPyConnection, sql: str) -> float:
+    return db.execute(sql).fetchall()[0][0]
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    order = np.argsort(scores)
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    positives = labels.sum()
+    negatives = len(labels) - positives
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def test_same_seed_same_world_other_seed_other_world(world):
+    again = simulate_world(CONFIG)
+    for name in contract.CONTRACTS:
+        assert again.tables[name].equals(world.tables[name]), name
+    other = simulate_world(SimulationConfig(n_persons=6_000, end_date=END, seed=12))
+    assert not other.tables["experience_events"].equals(world.tables["experience_events"])
+
+
+def test_tables_follow_the_contract(world, db):
+    for name, table_contract in contract.CONTRACTS.items():
+        table = world.tables[name]
+        assert table.column_names == table_contract.column_names
+        for column in table_contract.required_columns:
+            assert table.column(column).null_count == 0, (name, column)
+        if name != "intent_signals":
+            key = ", ".join(table_contract.key)
+            duplicates = scalar(db, f"select count(*) - count(distinct ({key})) from {name}")
+            assert duplicates == 0, name
+    assert scalar(db, "select count(*) from intent_signals where account_key is null and domain is null") == 0
+    unknown_types = db.execute(
+        "select distinct event_type from experience_events where event_type not in ?", [list(contract.EVENT_TYPES)]
+    ).fetchall()
+    assert unknown_types == []
+    start, end = CONFIG.start_date, CONFIG.end_date + dt.timedelta(days=1)
+    for name in ("experience_events", "opportunity_events", "sales_dispositions"):
+        low, high = db.execute(f"select min(timestamp), max(timestamp) from {name}").fetchall()[0]
+        assert low >= dt.datetime.combine(start, dt.time()) and high < dt.datetime.combine(end, dt.time()), name
+    orphans = scalar(db, "select count(*) from experience_events e anti join persons p using (person_key)")
+    assert orphans == 0
+
+
+def test_world_has_the_configured_size_and_realistic_volume(world):
+    assert world.tables["persons"].num_rows == 6_000
+    assert world.tables["accounts"].num_rows == 600
+    events_per_person = world.tables["experience_events"].num_rows / 6_000
+    assert 10 <= events_per_person <= 40
+
+
+def test_account_sizes_are_heavy_tailed(db):
+    employees = np.array(db.execute("select number_of_employees from accounts").fetchnumpy()["number_of_employees"])
+    assert np.median(employees) < 200 and employees.max() > 20 * np.median(employees)
+    persons_per_account = np.sort(
+        db.execute("select count(*) n from truth_persons group by true_account_key").fetchnumpy()["n"]
+    )[::-1]
+    top_tenth = persons_per_account[: max(1, len(persons_per_account) // 10)].sum()
+    assert top_tenth / persons_per_account.sum() > 0.3
+
+
+def test_conversion_rate_is_in_the_realistic_range(db):
+    converted_share = scalar(
+        db,
+        "select count(distinct person_key) / (select count(*) from persons) from experience_events "
+        "where event_type = 'leadOperation.convertLead'",
+    )
+    assert 0.01 <= converted_share <= 0.10
+    stages = dict(db.execute("select new_value, count(*) from opportunity_events group by 1").fetchall())
+    assert stages["Contract"] > 20 and stages["Closed Won"] > 10 and stages["Closed Lost"] > 10
+    assert stages["Prospecting"] > stages["Qualification"] > stages["Proposal"] > stages["Contract"]
+
+
+def test_a_share_of_persons_is_unlinked_and_some_are_anonymous(db):
+    shares = dict(
+        db.execute("select link_class, count(*) / sum(count(*)) over () from truth_persons group by 1").fetchall()
+    )
+    assert 0.25 <= shares["known_unlinked"] + shares["anonymous"] <= 0.35
+    assert 0.03 <= shares["anonymous"] <= 0.07
+    unlinked_with_key = scalar(
+        db,
+        "select count(*) from persons join truth_persons t using (person_key) "
+        "where t.link_class <> 'account_person' and persons.account_key is not null",
+    )
+    assert unlinked_with_key == 0
+    anonymous_with_identity = scalar(
+        db,
+        "select count(*) from persons join truth_persons t using (person_key) where t.link_class = 'anonymous' "
+        "and (email is not null or company_name is not null or company_website is not null)",
+    )
+    assert anonymous_with_identity == 0
+    known_without_identity = scalar(
+        db,
+        "select count(*) from persons join truth_persons t using (person_key) where t.link_class = 'known_unlinked' "
+        "and email is null and company_name is null and company_website is null",
+    )
+    assert known_without_identity == 0
+
+
+def test_unlinked_persons_carry_noisy_but_traceable_company_evidence(db):
+    evidence = db.execute(
+        """
+        select
+            avg((split_part(lower(email), '@', 2) = a.domain)::int) as exact_email_domain,
+            avg((split_part(lower(email), '@', 2) in ('gmail.com','yahoo.com','outlook.com','hotmail.com',
+                 'icloud.com','aol.com','gmx.de','web.de'))::int) as free_mail,
+            avg((lower(p.company_name) = lower(acc.account_name))::int) as exact_name
+        from persons p
+        join truth_persons t using (person_key)
+        join truth_accounts a on a.account_key = t.true_account_key
+        join accounts acc on acc.account_key = t.true_account_key
+        where t.link_class = 'known_unlinked' and email is not null and p.company_name is not null
+        """
+    ).fetchall()[0]
+    exact_email_domain, free_mail, exact_name = evidence
+    assert 0.6 < exact_email_domain < 0.95
+    assert 0.08 < free_mail < 0.3
+    assert 0.2 < exact_name < 0.8  # names are often typed differently from the CRM's
+
+
+def test_job_titles_are_messy(db):
+    distinct_titles = scalar(db, "select count(distinct job_title) from persons")
+    lower_case = scalar(db, "select count(*) from persons where job_title = lower(job_title) and job_title <> ''")
+    assert distinct_titles > 400 and lower_case > 100
+    vp_spellings = scalar(
+        db,
+        "select count(distinct job_title) from persons join truth_persons using (person_key) "
+        "where seniority = 'VP' and function = 'Marketing'",
+    )
+    assert vp_spellings >= 8
+
+
+def test_engagement_accelerates_before_conversions(db):
+    lift = db.execute(
+        """
+        with conversions as (
+            select person_key, min(timestamp) as converted_at from experience_events
+            where event_type = 'leadOperation.convertLead' group by 1
+        ),
+        before as (
+            select count(*) / (select count(*) from conversions) as per_person,
+                   avg((web_url like '%/pricing' or web_url like '%/demo' or asset_name in
+                        ('Demo Request', 'Contact Sales', 'Free Trial'))::int) as high_intent_share
+            from experience_events e join conversions c using (person_key)
+            where e.timestamp >= c.converted_at - interval 30 day and e.timestamp < c.converted_at
+              and e.event_type <> 'leadOperation.convertLead'
+        ),
+        never as (
+            select count(*) / (select count(*) from persons where person_key not in (select person_key from conversions)
+                                and created_at < timestamp '2025-06-01') as per_person,
+                   avg((web_url like '%/pricing' or web_url like '%/demo' or asset_name in
+                        ('Demo Request', 'Contact Sales', 'Free Trial'))::int) as high_intent_share
+            from experience_events e
+            where e.person_key not in (select person_key from conversions)
+              and e.timestamp >= timestamp '2025-06-01' and e.timestamp < timestamp '2025-07-01'
+              and e.person_key in (select person_key from persons where created_at < timestamp '2025-06-01')
+        )
+        select before.per_person / never.per_person, before.high_intent_share / never.high_intent_share
+        from before, never
+        """
+    ).fetchall()[0]
+    activity_lift, intent_lift = lift
+    assert activity_lift > 3
+    assert intent_lift > 2.5
+
+
+def test_engagement_decays_after_conversion(db):
+    weeks = db.execute(
+        """
+        with conversions as (
+            select person_key, min(timestamp) as converted_at from experience_events
+            where event_type = 'leadOperation.convertLead' and timestamp < timestamp '2026-01-01' group by 1
+        )
+        select
+            count(*) filter (where e.timestamp >= c.converted_at - interval 14 day and e.timestamp < c.converted_at),
+            count(*) filter (where e.timestamp > c.converted_at + interval 60 day
+                             and e.timestamp <= c.converted_at + interval 74 day)
+        from experience_events e join conversions c using (person_key)
+        """
+    ).fetchall()[0]
+    assert weeks[0] > 2 * weeks[1]
+
+
+def test_intent_rises_before_opportunities_open(db):
+    before_open, baseline = db.execute(
+        """
+        with opened as (
+            select account_key, min(timestamp)::date as opened_on from opportunity_events
+            where new_value = 'Prospecting' group by 1
+        ),
+        product_intent as (
+            select a.account_key, i.signal_date, i.intensity
+            from intent_signals i join accounts a on i.domain = a.website
+                 or i.domain = regexp_replace(a.website, '^(https?://)?(www\\.)?|/$', '', 'g')
+            where i.topic in ('Predictive Lead Scoring', 'Account-Based Marketing', 'Customer Data Platform',
+                              'Marketing Automation', 'Sales Intelligence', 'Intent Data')
+        )
+        select
+            (select count(*) from product_intent p join opened o using (account_key)
+              where p.signal_date >= o.opened_on - 21 and p.signal_date < o.opened_on) / (select count(*) from opened),
+            (select count(*) from product_intent) / (select count(*) from accounts)
+              * 21 / (select max(signal_date) - min(signal_date) from intent_signals)
+        """
+    ).fetchall()[0]
+    assert before_open > 3 * baseline
+
+
+def test_busy_weekdays_and_quiet_weekends(db):
+    weekend_share = scalar(
+        db, "select avg((dayofweek(timestamp) in (0, 6))::int) from experience_events where event_type <> 'leadOperation.newLead'"
+    )
+    assert weekend_share < 0.12  # 2/7 = 0.29 if there were no weekly rhythm
+    august, october = db.execute(
+        "select count(*) filter (where month(timestamp) = 8 and year(timestamp) = 2025), "
+        "count(*) filter (where month(timestamp) = 10 and year(timestamp) = 2025) from experience_events"
+    ).fetchall()[0]
+    assert august < 0.9 * october
+
+
+@pytest.mark.parametrize("as_of", [dt.date(2025, 9, 1), dt.date(2026, 2, 1)])
+def test_oracle_probabilities_are_calibrated_and_discriminating(world, db, as_of):
+    window = 90
+    probability = true_conversion_probability(world.truth, as_of, window, LEAD_CONVERSION)
+    db.register("oracle", probability)
+    labelled = db.execute(
+        f"""
+        select o.probability, exists (
+            select 1 from experience_events e where e.person_key = o.person_key
+            and e.event_type = 'leadOperation.convertLead'
+            and e.timestamp >= date '{as_of}' and e.timestamp < date '{as_of}' + interval {window} day) as converted
+        from oracle o
+        """
+    ).fetchnumpy()
+    expected, observed = labelled["probability"].sum(), labelled["converted"].sum()
+    assert observed >= 20
+    assert abs(observed - expected) < 4 * math.sqrt(expected)
+    assert 0.004 < observed / len(labelled["converted"]) < 0.05
+    assert roc_auc(labelled["converted"], labelled["probability"]) > 0.8
+    # Everyone scored was created before the as-of date and had not converted yet.
+    assert len(probability) == scalar(
+        db,
+        f"select count(*) from truth_persons where created_day < {(as_of - CONFIG.start_date).days} "
+        f"and (converted_day is null or converted_day >= {(as_of - CONFIG.start_date).days})",
+    )
+
+
+def test_account_oracle_is_calibrated(world, db):
+    expected = observed = 0.0
+    for as_of in (dt.date(2025, 3, 1), dt.date(2025, 9, 1), dt.date(2026, 2, 1)):
+        probability = true_conversion_probability(world.truth, as_of, 90, OPPORTUNITY_CONTRACT)
+        db.register("oracle", probability)
+        expected += probability.column("probability").to_numpy().sum()
+        observed += scalar(
+            db,
+            f"select count(distinct account_key) from opportunity_events where new_value = 'Contract' "
+            f"and timestamp >= date '{as_of}' and timestamp < date '{as_of}' + interval 90 day",
+        )
+    assert observed >= 20
+    assert abs(observed - expected) < 4 * math.sqrt(expected)
+
+
+def test_oracle_rejects_unknown_goals(world):
+    with pytest.raises(ValueError, match="unknown goal"):
+        true_conversion_probability(world.truth, dt.date(2026, 1, 1), 90, "upsell")
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="n_persons"):
+        SimulationConfig(n_persons=1)
+    with pytest.raises(ValueError, match="history_days"):
+        SimulationConfig(history_days=3)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_landing_files_round_trip_through_duckdb(world, tmp_path, fmt):
+    written = write_landing_files(world, tmp_path, fmt=fmt)
+    con = duckdb.connect()
+    for name, table in world.tables.items():
+        assert [p.parent.name for p in written[name]] == [name] * len(written[name])
+        reader = "read_parquet" if fmt == "parquet" else "read_csv"
+        count = con.execute(f"select count(*) from {reader}('{tmp_path / name}/*.{fmt}')").fetchall()[0][0]
+        assert count == table.num_rows, name
+    columns = [
+        row[0]
+        for row in con.execute(f"describe select * from read_parquet('{tmp_path}/_truth/persons.parquet')").fetchall()
+    ]
+    assert "true_account_key" in columns and "conversion_probability" in columns
+    # Writing again replaces the files instead of adding to them.
+    write_landing_files(world, tmp_path, fmt=fmt)
+    reader = "read_parquet" if fmt == "parquet" else "read_csv"
+    again = con.execute(f"select count(*) from {reader}('{tmp_path}/persons/*.{fmt}')").fetchall()[0][0]
+    assert again == world.tables["persons"].num_rows
+
+
+def test_every_table_is_arrow(world):
+    assert all(isinstance(t, pa.Table) for t in (*world.tables.values(), *world.truth.values()))
