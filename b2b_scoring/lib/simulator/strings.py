@@ -41,6 +41,17 @@ def where(mask: np.ndarray, when_true: pa.Array | str | None, when_false: pa.Arr
     return pc.if_else(pa.array(mask), scalar(when_true), scalar(when_false))
 
 
+def mix(rng: np.random.Generator, n: int, variants: Sequence[tuple[float, pa.Array | str | None]]) -> pa.Array:
+    """Each of n rows takes one of the variants (an array, a constant or None for null), drawn
+    with the variants' shares."""
+    shares = np.cumsum([share for share, _ in variants])
+    choice = np.searchsorted(shares, rng.random(n) * shares[-1], side="right")
+    result = where(np.ones(n, bool), variants[-1][1], None)
+    for k, (_, value) in enumerate(variants[:-1]):
+        result = where(choice == k, value, result)
+    return result
+
+
 def padded_keys(prefix: str, n: int, width: int) -> pa.Array:
     numbers = pc.cast(pa.array(np.arange(1, n + 1, dtype=np.int64)), pa.string())
     return concat(prefix, pc.utf8_lpad(numbers, width, "0"))

@@ -120,15 +120,14 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
         )
     )
     industry_words = [w for words in vocab.INDUSTRY_GENERIC_WORDS for w in words]
-    generic_choice = rng.random(n)
-    generic = strings.where(
-        generic_choice < 0.45,
-        strings.pick(industry_words, industry * 5 + rng.integers(0, 5, n)),
-        strings.where(
-            generic_choice < 0.6,
-            strings.pick(vocab.GLOBAL_GENERIC_WORDS, rng.integers(0, len(vocab.GLOBAL_GENERIC_WORDS), n)),
-            None,
-        ),
+    generic = strings.mix(
+        rng,
+        n,
+        [
+            (0.45, strings.pick(industry_words, industry * 5 + rng.integers(0, 5, n))),
+            (0.15, strings.pick(vocab.GLOBAL_GENERIC_WORDS, rng.integers(0, len(vocab.GLOBAL_GENERIC_WORDS), n))),
+            (0.4, None),
+        ],
     )
     suffix_lists = vocab.COUNTRY_LEGAL_SUFFIXES
     suffix_words = [s for suffixes in suffix_lists for s in suffixes]
@@ -147,17 +146,17 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
     number = strings.where(occurrence > 0, pc.cast(pa.array(occurrence), pa.string()), "")
     domain = strings.concat(stem, number, tld)
 
-    website_style = rng.random(n)
-    website = strings.where(
-        website_style < 0.6,
-        strings.concat("https://www.", domain),
-        strings.where(
-            website_style < 0.8,
-            strings.concat("www.", domain),
-            strings.where(website_style < 0.9, strings.concat("http://", domain, "/"), domain),
-        ),
+    website = strings.mix(
+        rng,
+        n,
+        [
+            (0.58, strings.concat("https://www.", domain)),
+            (0.2, strings.concat("www.", domain)),
+            (0.1, strings.concat("http://", domain, "/")),
+            (0.09, domain),
+            (0.03, None),
+        ],
     )
-    website = strings.where(rng.random(n) < 0.03, None, website)
     return {
         "n": n,
         "key": strings.padded_keys("ACC-", n, 7),
@@ -223,59 +222,48 @@ def _simulate_persons(config: SimulationConfig, accounts: dict, rng: np.random.G
     last_name = strings.pick(vocab.LAST_NAMES, last)
     first_lower = pc.utf8_lower(first_name)
     last_lower = pc.replace_substring_regex(pc.utf8_lower(last_name), r"[^a-z]", "")
-    pattern = rng.random(n)
-    local_part = strings.where(
-        pattern < 0.5,
-        strings.concat(first_lower, ".", last_lower),
-        strings.where(
-            pattern < 0.7,
-            strings.concat(pc.utf8_slice_codeunits(first_lower, 0, 1), last_lower),
-            strings.where(
-                pattern < 0.8,
-                first_lower,
-                strings.where(
-                    pattern < 0.9,
-                    strings.concat(first_lower, pc.utf8_slice_codeunits(last_lower, 0, 1)),
-                    strings.concat(first_lower, "_", last_lower),
-                ),
-            ),
-        ),
+    local_part = strings.mix(
+        rng,
+        n,
+        [
+            (0.5, strings.concat(first_lower, ".", last_lower)),
+            (0.2, strings.concat(pc.utf8_slice_codeunits(first_lower, 0, 1), last_lower)),
+            (0.1, first_lower),
+            (0.1, strings.concat(first_lower, pc.utf8_slice_codeunits(last_lower, 0, 1))),
+            (0.1, strings.concat(first_lower, "_", last_lower)),
+        ],
     )
     account_domain = accounts["domain"].take(pa.array(account))
-    domain_noise = rng.random(n)
-    work_domain = strings.where(
-        domain_noise < 0.03,
-        strings.concat(strings.pick(("eu.", "mail.", "us.", "corp."), rng.integers(0, 4, n)), account_domain),
-        account_domain,
-    )
-    work_domain = strings.drop_character(work_domain, (domain_noise >= 0.03) & (domain_noise < 0.045), rng)
-    email_kind = rng.random(n)
+    subdomain = strings.pick(("eu.", "mail.", "us.", "corp."), rng.integers(0, 4, n))
+    work_domain = strings.mix(rng, n, [(0.03, strings.concat(subdomain, account_domain)), (0.97, account_domain)])
+    work_domain = strings.drop_character(work_domain, rng.random(n) < 0.015, rng)
     free_domain = strings.pick(vocab.FREE_MAIL_DOMAINS, rng.integers(0, len(vocab.FREE_MAIL_DOMAINS), n))
     disposable_domain = strings.pick(vocab.DISPOSABLE_MAIL_DOMAINS, rng.integers(0, len(vocab.DISPOSABLE_MAIL_DOMAINS), n))
-    email = strings.where(
-        email_kind < 0.78,
-        strings.concat(local_part, "@", work_domain),
-        strings.where(
-            email_kind < 0.94,
-            strings.concat(local_part, "@", free_domain),
-            strings.where(email_kind < 0.95, strings.concat(local_part, "@", disposable_domain), None),
-        ),
+    email = strings.mix(
+        rng,
+        n,
+        [
+            (0.78, strings.concat(local_part, "@", work_domain)),
+            (0.16, strings.concat(local_part, "@", free_domain)),
+            (0.01, strings.concat(local_part, "@", disposable_domain)),
+            (0.05, None),
+        ],
     )
-    email = strings.where(pattern > 0.97, pc.utf8_upper(email), email)
+    email = strings.where(rng.random(n) < 0.03, pc.utf8_upper(email), email)
 
     company_name = _noisy_company_names(accounts, account, rng)
     company_name = strings.where(rng.random(n) < 0.12, None, company_name)
-    website_style = rng.random(n)
-    company_website = strings.where(
-        website_style < 0.25,
-        strings.concat("www.", account_domain),
-        strings.where(
-            website_style < 0.35,
-            strings.concat("https://", account_domain, "/about"),
-            strings.where(website_style < 0.4, strings.concat("shop.", account_domain), account_domain),
-        ),
+    company_website = strings.mix(
+        rng,
+        n,
+        [
+            (0.125, strings.concat("www.", account_domain)),
+            (0.05, strings.concat("https://", account_domain, "/about")),
+            (0.025, strings.concat("shop.", account_domain)),
+            (0.3, account_domain),
+            (0.5, None),
+        ],
     )
-    company_website = strings.where(rng.random(n) < 0.5, None, company_website)
 
     anonymous = link_class == 2
     email = strings.where(anonymous, None, email)

@@ -1,0 +1,105 @@
+"""The dbt project: argument building, and staging models built by Dagster on a tiny world."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from b2b_scoring.defs.features.dbt import defs as dbt_definitions
+from b2b_scoring.defs.raw.assets import raw_definitions
+from b2b_scoring.defs.resources import resources
+from b2b_scoring.lib import contract
+from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args
+from b2b_scoring.lib.settings import Settings
+from b2b_scoring_tests.conftest import TINY_END_DATE, tiny_world_env
+
+UTC = dt.UTC
+
+
+def test_dbt_args_pass_an_absolute_warehouse_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = build_dbt_args(Path("data/warehouse.duckdb"))
+    assert args[:2] == ["build", "--vars"]
+    # dbt runs inside dbt_project/, so a relative path would point at another file.
+    assert json.loads(args[2]) == {"warehouse_path": str(tmp_path / "data" / "warehouse.duckdb")}
+
+
+def test_dbt_args_turn_a_partition_window_into_half_open_date_vars() -> None:
+    window = (dt.datetime(2025, 1, 2, tzinfo=UTC), dt.datetime(2025, 1, 5, tzinfo=UTC))
+    dbt_vars = json.loads(build_dbt_args(Path("/w.duckdb"), window)[2])
+    assert dbt_vars == {"warehouse_path": "/w.duckdb", "min_date": "2025-01-02", "max_date": "2025-01-05"}
+
+
+def test_full_refresh_drops_the_window_on_purpose() -> None:
+    window = (dt.datetime(2025, 1, 2, tzinfo=UTC), dt.datetime(2025, 1, 3, tzinfo=UTC))
+    args = build_dbt_args(Path("/w.duckdb"), window, full_refresh=True)
+    assert args[-1] == "--full-refresh"
+    assert "min_date" not in json.loads(args[2])
+
+
+def test_staging_accepts_exactly_the_contract_event_types() -> None:
+    models = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_staging.yml").read_text())["models"]
+    events = next(m for m in models if m["name"] == "stg_experience_events")
+    event_type = next(c for c in events["columns"] if c["name"] == "event_type")
+    accepted = next(t["accepted_values"] for t in event_type["data_tests"] if isinstance(t, dict))
+    assert tuple(accepted["arguments"]["values"]) == contract.EVENT_TYPES
+
+
+def test_dbt_sources_are_the_raw_assets() -> None:
+    sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml").read_text())["sources"]
+    assert [t["name"] for t in sources[0]["tables"]] == list(contract.CONTRACTS)
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory):
+    data_dir = tmp_path_factory.mktemp("dbt") / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in tiny_world_env(data_dir).items():
+            patch.setenv(name, value)
+        settings = Settings.from_env()
+        raw = raw_definitions()
+        dbt = dbt_definitions()
+        result = dg.materialize(
+            [*raw.assets, *dbt.assets],
+            resources={**resources().resources, **dbt.resources},
+            tags={
+                "dagster/asset_partition_range_start": "2025-05-01",
+                "dagster/asset_partition_range_end": TINY_END_DATE.isoformat(),
+            },
+        )
+        yield settings, result
+
+
+def test_staging_models_build_with_all_dbt_tests_passing(staged) -> None:
+    settings, result = staged
+    assert result.success
+    evaluations = [e for e in result.get_asset_check_evaluations() if e.asset_key.path[0] == "staging"]
+    assert len(evaluations) >= 10
+    assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        for table in contract.CONTRACTS:
+            raw_rows = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+            staged_rows = con.execute(f"select count(*) from staging.stg_{table}").fetchall()[0][0]
+            assert raw_rows == staged_rows > 0, table
+
+
+def test_staging_normalizes_domains_and_paths(staged) -> None:
+    settings, _ = staged
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        bad_domains = con.execute(
+            "select count(*) from staging.stg_accounts where website_domain like '%/%' "
+            "or website_domain like 'www.%' or website_domain <> lower(website_domain)"
+        ).fetchall()[0][0]
+        assert bad_domains == 0
+        linked_email_matches = con.execute(
+            "select avg((p.email_domain = a.website_domain)::int) from staging.stg_persons p "
+            "join staging.stg_accounts a using (account_key) where p.email_domain not in "
+            "('gmail.com','yahoo.com','outlook.com','hotmail.com','icloud.com','aol.com','gmx.de','web.de')"
+        ).fetchall()[0][0]
+        assert linked_email_matches > 0.8
+        paths = {row[0] for row in con.execute("select distinct web_path from staging.stg_experience_events").fetchall()}
+        assert "/pricing" in paths and all(p is None or p.startswith("/") for p in paths)

@@ -1,0 +1,10 @@
+select
+    account_key,
+    created_at,
+    nullif(regexp_replace(trim(account_name), '\s+', ' ', 'g'), '') as account_name,
+    {{ website_domain('website') }} as website_domain,
+    nullif(trim(industry), '') as industry,
+    number_of_employees,
+    annual_revenue,
+    nullif(trim(country), '') as country
+from {{ source('raw', 'accounts') }}
