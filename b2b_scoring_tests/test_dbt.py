@@ -9,13 +9,14 @@ import duckdb
 import pytest
 import yaml
 
+from b2b_scoring.definitions import defs
+from b2b_scoring.defs.automation import DAILY_PIPELINE_JOB
 from b2b_scoring.defs.features.dbt import defs as dbt_definitions
 from b2b_scoring.defs.raw.assets import raw_definitions
 from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib import contract
 from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args
-from b2b_scoring.lib.settings import Settings
-from b2b_scoring_tests.conftest import TINY_END_DATE, tiny_world_env
+from b2b_scoring_tests.conftest import TINY_END_DATE, TINY_RANGE_TAGS, tiny_world_settings
 
 UTC = dt.UTC
 
@@ -57,19 +58,13 @@ def test_dbt_sources_are_the_raw_assets() -> None:
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory: pytest.TempPathFactory):
     data_dir = tmp_path_factory.mktemp("dbt") / "data"
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in tiny_world_env(data_dir).items():
-            patch.setenv(name, value)
-        settings = Settings.from_env()
+    with tiny_world_settings(data_dir) as settings:
         raw = raw_definitions()
         dbt = dbt_definitions()
         result = dg.materialize(
             [*raw.assets, *dbt.assets],
             resources={**resources().resources, **dbt.resources},
-            tags={
-                "dagster/asset_partition_range_start": "2025-05-01",
-                "dagster/asset_partition_range_end": TINY_END_DATE.isoformat(),
-            },
+            tags=TINY_RANGE_TAGS,
         )
         yield settings, result
 
@@ -101,5 +96,24 @@ def test_staging_normalizes_domains_and_paths(staged) -> None:
             "('gmail.com','yahoo.com','outlook.com','hotmail.com','icloud.com','aol.com','gmx.de','web.de')"
         ).fetchall()[0][0]
         assert linked_email_matches > 0.8
-        paths = {row[0] for row in con.execute("select distinct web_path from staging.stg_experience_events").fetchall()}
+        paths = {
+            row[0]
+            for row in con.execute("select distinct web_path from staging.stg_experience_events").fetchall()
+        }
         assert "/pricing" in paths and all(p is None or p.startswith("/") for p in paths)
+
+
+def test_daily_pipeline_job_reloads_one_day_and_rebuilds_staging(staged) -> None:
+    settings, _ = staged
+    count_events = "select count(*) from staging.stg_experience_events"
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        before = con.execute(count_events).fetchall()
+    with tiny_world_settings(settings.data_dir):
+        job = defs().resolve_job_def(DAILY_PIPELINE_JOB)
+        result = job.execute_in_process(partition_key=TINY_END_DATE.isoformat())
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert {"raw/experience_events", "raw/persons", "staging/stg_experience_events"} <= materialized
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute(count_events).fetchall() == before

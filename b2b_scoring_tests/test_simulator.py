@@ -73,13 +73,16 @@ def test_tables_follow_the_contract(world, db):
             assert duplicates == 0, name
     assert scalar(db, "select count(*) from intent_signals where account_key is null and domain is null") == 0
     unknown_types = db.execute(
-        "select distinct event_type from experience_events where event_type not in ?", [list(contract.EVENT_TYPES)]
+        "select distinct event_type from experience_events where event_type not in ?",
+        [list(contract.EVENT_TYPES)],
     ).fetchall()
     assert unknown_types == []
     start, end = CONFIG.start_date, CONFIG.end_date + dt.timedelta(days=1)
     for name in ("experience_events", "opportunity_events", "sales_dispositions"):
         low, high = db.execute(f"select min(timestamp), max(timestamp) from {name}").fetchall()[0]
-        assert low >= dt.datetime.combine(start, dt.time()) and high < dt.datetime.combine(end, dt.time()), name
+        assert low >= dt.datetime.combine(start, dt.time()) and high < dt.datetime.combine(end, dt.time()), (
+            name
+        )
     orphans = scalar(db, "select count(*) from experience_events e anti join persons p using (person_key)")
     assert orphans == 0
 
@@ -92,7 +95,9 @@ def test_world_has_the_configured_size_and_realistic_volume(world):
 
 
 def test_account_sizes_are_heavy_tailed(db):
-    employees = np.array(db.execute("select number_of_employees from accounts").fetchnumpy()["number_of_employees"])
+    employees = np.array(
+        db.execute("select number_of_employees from accounts").fetchnumpy()["number_of_employees"]
+    )
     assert np.median(employees) < 200 and employees.max() > 20 * np.median(employees)
     persons_per_account = np.sort(
         db.execute("select count(*) n from truth_persons group by true_account_key").fetchnumpy()["n"]
@@ -115,7 +120,9 @@ def test_conversion_rate_is_in_the_realistic_range(db):
 
 def test_a_share_of_persons_is_unlinked_and_some_are_anonymous(db):
     shares = dict(
-        db.execute("select link_class, count(*) / sum(count(*)) over () from truth_persons group by 1").fetchall()
+        db.execute(
+            "select link_class, count(*) / sum(count(*)) over () from truth_persons group by 1"
+        ).fetchall()
     )
     assert 0.25 <= shares["known_unlinked"] + shares["anonymous"] <= 0.35
     assert 0.03 <= shares["anonymous"] <= 0.07
@@ -127,13 +134,15 @@ def test_a_share_of_persons_is_unlinked_and_some_are_anonymous(db):
     assert unlinked_with_key == 0
     anonymous_with_identity = scalar(
         db,
-        "select count(*) from persons join truth_persons t using (person_key) where t.link_class = 'anonymous' "
+        "select count(*) from persons join truth_persons t using (person_key) "
+        "where t.link_class = 'anonymous' "
         "and (email is not null or company_name is not null or company_website is not null)",
     )
     assert anonymous_with_identity == 0
     known_without_identity = scalar(
         db,
-        "select count(*) from persons join truth_persons t using (person_key) where t.link_class = 'known_unlinked' "
+        "select count(*) from persons join truth_persons t using (person_key) "
+        "where t.link_class = 'known_unlinked' "
         "and email is null and company_name is null and company_website is null",
     )
     assert known_without_identity == 0
@@ -162,7 +171,9 @@ def test_unlinked_persons_carry_noisy_but_traceable_company_evidence(db):
 
 def test_job_titles_are_messy(db):
     distinct_titles = scalar(db, "select count(distinct job_title) from persons")
-    lower_case = scalar(db, "select count(*) from persons where job_title = lower(job_title) and job_title <> ''")
+    lower_case = scalar(
+        db, "select count(*) from persons where job_title = lower(job_title) and job_title <> ''"
+    )
     assert distinct_titles > 400 and lower_case > 100
     vp_spellings = scalar(
         db,
@@ -188,7 +199,8 @@ def test_engagement_accelerates_before_conversions(db):
               and e.event_type <> 'leadOperation.convertLead'
         ),
         never as (
-            select count(*) / (select count(*) from persons where person_key not in (select person_key from conversions)
+            select count(*) / (select count(*) from persons
+                               where person_key not in (select person_key from conversions)
                                 and created_at < timestamp '2025-06-01') as per_person,
                    avg((web_url like '%/pricing' or web_url like '%/demo' or asset_name in
                         ('Demo Request', 'Contact Sales', 'Free Trial'))::int) as high_intent_share
@@ -214,7 +226,8 @@ def test_engagement_decays_after_conversion(db):
             where event_type = 'leadOperation.convertLead' and timestamp < timestamp '2026-01-01' group by 1
         )
         select
-            count(*) filter (where e.timestamp >= c.converted_at - interval 14 day and e.timestamp < c.converted_at),
+            count(*) filter (where e.timestamp >= c.converted_at - interval 14 day
+                             and e.timestamp < c.converted_at),
             count(*) filter (where e.timestamp > c.converted_at + interval 60 day
                              and e.timestamp <= c.converted_at + interval 74 day)
         from experience_events e join conversions c using (person_key)
@@ -239,7 +252,8 @@ def test_intent_rises_before_opportunities_open(db):
         )
         select
             (select count(*) from product_intent p join opened o using (account_key)
-              where p.signal_date >= o.opened_on - 21 and p.signal_date < o.opened_on) / (select count(*) from opened),
+              where p.signal_date >= o.opened_on - 21 and p.signal_date < o.opened_on)
+              / (select count(*) from opened),
             (select count(*) from product_intent) / (select count(*) from accounts)
               * 21 / (select max(signal_date) - min(signal_date) from intent_signals)
         """
@@ -249,7 +263,9 @@ def test_intent_rises_before_opportunities_open(db):
 
 def test_busy_weekdays_and_quiet_weekends(db):
     weekend_share = scalar(
-        db, "select avg((dayofweek(timestamp) in (0, 6))::int) from experience_events where event_type <> 'leadOperation.newLead'"
+        db,
+        "select avg((dayofweek(timestamp) in (0, 6))::int) from experience_events "
+        "where event_type <> 'leadOperation.newLead'",
     )
     assert weekend_share < 0.12  # 2/7 = 0.29 if there were no weekly rhythm
     august, october = db.execute(
@@ -269,7 +285,8 @@ def test_oracle_probabilities_are_calibrated_and_discriminating(world, db, as_of
         select o.probability, exists (
             select 1 from experience_events e where e.person_key = o.person_key
             and e.event_type = 'leadOperation.convertLead'
-            and e.timestamp >= date '{as_of}' and e.timestamp < date '{as_of}' + interval {window} day) as converted
+            and e.timestamp >= date '{as_of}'
+            and e.timestamp < date '{as_of}' + interval {window} day) as converted
         from oracle o
         """
     ).fetchnumpy()
@@ -324,7 +341,9 @@ def test_landing_files_round_trip_through_duckdb(world, tmp_path, fmt):
         assert count == table.num_rows, name
     columns = [
         row[0]
-        for row in con.execute(f"describe select * from read_parquet('{tmp_path}/_truth/persons.parquet')").fetchall()
+        for row in con.execute(
+            f"describe select * from read_parquet('{tmp_path}/_truth/persons.parquet')"
+        ).fetchall()
     ]
     assert "true_account_key" in columns and "conversion_probability" in columns
     # Writing again replaces the files instead of adding to them.

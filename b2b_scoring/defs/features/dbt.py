@@ -28,7 +28,9 @@ def dbt_project() -> DbtProject:
 class B2BDbtTranslator(DagsterDbtTranslator):
     """Groups dbt models by their folder (staging, features) and names them [schema, model]."""
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] != "model":

@@ -2,7 +2,12 @@
 
 from b2b_scoring.lib.simulator.config import ProcessParameters, SimulationConfig
 from b2b_scoring.lib.simulator.landing import TRUTH_FOLDER, write_landing_files
-from b2b_scoring.lib.simulator.truth import GOALS, LEAD_CONVERSION, OPPORTUNITY_CONTRACT, true_conversion_probability
+from b2b_scoring.lib.simulator.truth import (
+    GOALS,
+    LEAD_CONVERSION,
+    OPPORTUNITY_CONTRACT,
+    true_conversion_probability,
+)
 from b2b_scoring.lib.simulator.world import World, simulate_world
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,14 +72,25 @@ MONTH_ACTIVITY = np.array([1.0, 0.98, 1.0, 0.97, 0.95, 0.9, 0.85, 0.72, 0.97, 1.
 WEEKDAY_ACTIVITY = np.array([1.0, 1.0, 1.0, 0.97, 0.85, 0.25, 0.2])
 
 
+def _by_day(
+    start_date: dt.date, day_offsets: np.ndarray, per_day: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """per_day evaluated once per distinct whole day, then looked up for every offset."""
+    days = np.floor(day_offsets).astype(np.int64)
+    if days.size == 0:
+        return np.zeros(0)
+    first = days.min()
+    calendar = np.datetime64(start_date, "D") + np.arange(first, days.max() + 1)
+    return per_day(calendar)[days - first]
+
+
 def month_activity(start_date: dt.date, day_offsets: np.ndarray) -> np.ndarray:
     """Relative buying activity of each day (days counted from start_date)."""
-    days = np.datetime64(start_date, "D") + np.floor(day_offsets).astype("int64")
-    months = days.astype("datetime64[M]").astype("int64") % 12
-    return MONTH_ACTIVITY[months]
+    return _by_day(
+        start_date, day_offsets, lambda d: MONTH_ACTIVITY[d.astype("datetime64[M]").astype("int64") % 12]
+    )
 
 
 def weekday_activity(start_date: dt.date, day_offsets: np.ndarray) -> np.ndarray:
-    days = np.datetime64(start_date, "D") + np.floor(day_offsets).astype("int64")
-    weekday = (days.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday
-    return WEEKDAY_ACTIVITY[weekday]
+    # 1970-01-01, day 0 of datetime64, was a Thursday.
+    return _by_day(start_date, day_offsets, lambda d: WEEKDAY_ACTIVITY[(d.astype("int64") + 3) % 7])

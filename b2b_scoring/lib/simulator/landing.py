@@ -33,7 +33,10 @@ def write_landing_files(
             old.unlink()
         parts = range(0, max(table.num_rows, 1), ROWS_PER_FILE)
         written[name] = [folder / f"part-{part:03d}.{fmt}" for part, _ in enumerate(parts)]
-        jobs.extend((table.slice(offset, ROWS_PER_FILE), path) for offset, path in zip(parts, written[name]))
+        jobs.extend(
+            (table.slice(offset, ROWS_PER_FILE), path)
+            for offset, path in zip(parts, written[name], strict=True)
+        )
     truth_dir = out_dir / TRUTH_FOLDER
     truth_dir.mkdir(parents=True, exist_ok=True)
     for name, table in world.truth.items():
@@ -59,6 +62,6 @@ def _decoded(table: pa.Table) -> pa.Table:
     return pa.table(
         {
             field.name: column.cast(field.type.value_type) if pa.types.is_dictionary(field.type) else column
-            for field, column in zip(table.schema, table.columns)
+            for field, column in zip(table.schema, table.columns, strict=True)
         }
     )

@@ -41,7 +41,9 @@ def where(mask: np.ndarray, when_true: pa.Array | str | None, when_false: pa.Arr
     return pc.if_else(pa.array(mask), scalar(when_true), scalar(when_false))
 
 
-def mix(rng: np.random.Generator, n: int, variants: Sequence[tuple[float, pa.Array | str | None]]) -> pa.Array:
+def mix(
+    rng: np.random.Generator, n: int, variants: Sequence[tuple[float, pa.Array | str | None]]
+) -> pa.Array:
     """Each of n rows takes one of the variants (an array, a constant or None for null), drawn
     with the variants' shares."""
     shares = np.cumsum([share for share, _ in variants])
@@ -82,7 +84,9 @@ def drop_character(values: pa.Array, mask: np.ndarray, rng: np.random.Generator)
 
 def occurrence_number(values: pa.Array) -> np.ndarray:
     """0 for the first occurrence of each value, 1 for the second, ... (stable order)."""
-    _, inverse = np.unique(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object), return_inverse=True)
+    _, inverse = np.unique(
+        np.asarray(values.to_numpy(zero_copy_only=False), dtype=object), return_inverse=True
+    )
     order = np.argsort(inverse, kind="stable")
     sorted_groups = inverse[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]

@@ -79,7 +79,9 @@ def _person_probability(
     end = _column(journeys, "end_day")
     known_in_window = (_column(journeys, "trigger_day") < day) & (end >= day) & (end < day + window)
     log_no_conversion = np.zeros(len(person_keys))
-    np.add.at(log_no_conversion, person_position[known_in_window], np.log1p(-q[person_position[known_in_window]]))
+    np.add.at(
+        log_no_conversion, person_position[known_in_window], np.log1p(-q[person_position[known_in_window]])
+    )
 
     journey_pmf = _uniform_pmf(process.journey_min_days, process.journey_max_days)
     own = _expected_starts_converting(start_date, day, window, journey_pmf)

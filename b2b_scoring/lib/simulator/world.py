@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from b2b_scoring.lib import contract
-from b2b_scoring.lib.simulator import strings, vocabulary as vocab
+from b2b_scoring.lib.simulator import strings
+from b2b_scoring.lib.simulator import vocabulary as vocab
 from b2b_scoring.lib.simulator.config import SimulationConfig, month_activity, weekday_activity
 
 Progress = Callable[[str], None]
@@ -125,7 +126,10 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
         n,
         [
             (0.45, strings.pick(industry_words, industry * 5 + rng.integers(0, 5, n))),
-            (0.15, strings.pick(vocab.GLOBAL_GENERIC_WORDS, rng.integers(0, len(vocab.GLOBAL_GENERIC_WORDS), n))),
+            (
+                0.15,
+                strings.pick(vocab.GLOBAL_GENERIC_WORDS, rng.integers(0, len(vocab.GLOBAL_GENERIC_WORDS), n)),
+            ),
             (0.4, None),
         ],
     )
@@ -133,13 +137,17 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
     suffix_words = [s for suffixes in suffix_lists for s in suffixes]
     suffix_start = np.r_[0, np.cumsum([len(s) for s in suffix_lists])[:-1]]
     suffix_count = np.array([len(s) for s in suffix_lists])
-    suffix = strings.pick(suffix_words, suffix_start[country] + (rng.random(n) * suffix_count[country]).astype(int))
+    suffix = strings.pick(
+        suffix_words, suffix_start[country] + (rng.random(n) * suffix_count[country]).astype(int)
+    )
     has_suffix = rng.random(n) < 0.85
     name = pc.fill_null(strings.concat(coined, " ", generic), coined)
     name = strings.where(has_suffix, strings.concat(name, " ", suffix), name)
 
     with_generic = (rng.random(n) < 0.3) & pc.is_valid(generic).to_numpy(zero_copy_only=False)
-    stem = pc.utf8_lower(strings.where(with_generic, strings.concat(coined, pc.fill_null(generic, "")), coined))
+    stem = pc.utf8_lower(
+        strings.where(with_generic, strings.concat(coined, pc.fill_null(generic, "")), coined)
+    )
     stem = pc.replace_substring(stem, " ", "")
     tld = strings.pick(vocab.COUNTRY_TLD, country)
     occurrence = strings.occurrence_number(strings.concat(stem, tld))
@@ -191,10 +199,14 @@ def _simulate_persons(config: SimulationConfig, accounts: dict, rng: np.random.G
     title_noise = rng.random(n)
     title = strings.where(title_noise < 0.08, pc.utf8_lower(title), title)
     title = strings.where((title_noise >= 0.08) & (title_noise < 0.11), pc.utf8_upper(title), title)
-    title = strings.where((title_noise >= 0.11) & (title_noise < 0.13), strings.concat(" ", title, "  "), title)
+    title = strings.where(
+        (title_noise >= 0.11) & (title_noise < 0.13), strings.concat(" ", title, "  "), title
+    )
     title = strings.where(title_noise >= 0.96, None, title)
 
-    research = vocab.FUNCTION_RELEVANCE[function] * vocab.SENIORITY_RESEARCH[seniority] * rng.lognormal(0, 0.4, n)
+    research = (
+        vocab.FUNCTION_RELEVANCE[function] * vocab.SENIORITY_RESEARCH[seniority] * rng.lognormal(0, 0.4, n)
+    )
     conversion_probability = sigmoid(
         config.process.conversion_intercept
         + 0.9 * fit
@@ -204,7 +216,8 @@ def _simulate_persons(config: SimulationConfig, accounts: dict, rng: np.random.G
         + rng.normal(0, 0.5, n)
     )
     committee_probability = np.clip(
-        0.05 + 0.45 * vocab.FUNCTION_RELEVANCE[function] * np.minimum(vocab.SENIORITY_RESEARCH[seniority], 1.0),
+        0.05
+        + 0.45 * vocab.FUNCTION_RELEVANCE[function] * np.minimum(vocab.SENIORITY_RESEARCH[seniority], 1.0),
         0.02,
         0.6,
     )
@@ -214,7 +227,9 @@ def _simulate_persons(config: SimulationConfig, accounts: dict, rng: np.random.G
 
     # 0 = linked to its account, 1 = known but unlinked, 2 = anonymous.
     link_class = rng.choice(3, n, p=[0.70, 0.25, 0.05])
-    person_country = np.where(rng.random(n) < 0.9, accounts["country"][account], rng.choice(len(vocab.COUNTRIES), n))
+    person_country = np.where(
+        rng.random(n) < 0.9, accounts["country"][account], rng.choice(len(vocab.COUNTRIES), n)
+    )
 
     first = rng.integers(0, len(vocab.FIRST_NAMES), n)
     last = rng.integers(0, len(vocab.LAST_NAMES), n)
@@ -235,10 +250,14 @@ def _simulate_persons(config: SimulationConfig, accounts: dict, rng: np.random.G
     )
     account_domain = accounts["domain"].take(pa.array(account))
     subdomain = strings.pick(("eu.", "mail.", "us.", "corp."), rng.integers(0, 4, n))
-    work_domain = strings.mix(rng, n, [(0.03, strings.concat(subdomain, account_domain)), (0.97, account_domain)])
+    work_domain = strings.mix(
+        rng, n, [(0.03, strings.concat(subdomain, account_domain)), (0.97, account_domain)]
+    )
     work_domain = strings.drop_character(work_domain, rng.random(n) < 0.015, rng)
     free_domain = strings.pick(vocab.FREE_MAIL_DOMAINS, rng.integers(0, len(vocab.FREE_MAIL_DOMAINS), n))
-    disposable_domain = strings.pick(vocab.DISPOSABLE_MAIL_DOMAINS, rng.integers(0, len(vocab.DISPOSABLE_MAIL_DOMAINS), n))
+    disposable_domain = strings.pick(
+        vocab.DISPOSABLE_MAIL_DOMAINS, rng.integers(0, len(vocab.DISPOSABLE_MAIL_DOMAINS), n)
+    )
     email = strings.mix(
         rng,
         n,
@@ -322,7 +341,9 @@ def _noisy_company_names(accounts: dict, account: np.ndarray, rng: np.random.Gen
     )
     name = strings.where(noise[1] < 0.3, abbreviated, name)
     name = strings.where(noise[2] < 0.04, strings.concat("The ", name), name)
-    name = strings.where(noise[3] < 0.1, pc.utf8_lower(name), strings.where(noise[3] > 0.97, pc.utf8_upper(name), name))
+    name = strings.where(
+        noise[3] < 0.1, pc.utf8_lower(name), strings.where(noise[3] > 0.97, pc.utf8_upper(name), name)
+    )
     return strings.swap_adjacent_characters(name, noise[4] < 0.05, rng)
 
 
@@ -330,16 +351,26 @@ def _simulate_episodes(config: SimulationConfig, accounts: dict, rng: np.random.
     p = config.process
     n = accounts["n"]
     rate = p.episodes_per_year / 365.0 * np.exp(p.episode_fit_slope * accounts["fit"])
-    earliest = -(p.committee_offset_days + p.journey_max_days + 4 * p.stage_max_days + p.opportunity_open_max_days)
+    earliest = -(
+        p.committee_offset_days + p.journey_max_days + 4 * p.stage_max_days + p.opportunity_open_max_days
+    )
     # Companies go in market whether or not they are in the CRM yet: no bound by created date.
-    account, start = _poisson_starts(rng, config, rate, np.full(n, float(earliest)), np.full(n, float(config.history_days)))
+    account, start = _poisson_starts(
+        rng, config, rate, np.full(n, float(earliest)), np.full(n, float(config.history_days))
+    )
     order = np.lexsort((start, account))
     account, start = account[order], start[order]
     m = len(account)
     fit = accounts["fit"][account]
     opportunity_probability = sigmoid(-0.3 + 1.0 * fit)
     advance_probability = np.stack(
-        [sigmoid(1.0 + 0.5 * fit), sigmoid(0.3 + 0.5 * fit), sigmoid(0.2 + 0.6 * fit), sigmoid(1.2 + 0.5 * fit)], axis=1
+        [
+            sigmoid(1.0 + 0.5 * fit),
+            sigmoid(0.3 + 0.5 * fit),
+            sigmoid(0.2 + 0.6 * fit),
+            sigmoid(1.2 + 0.5 * fit),
+        ],
+        axis=1,
     )
     open_offset = rng.integers(p.opportunity_open_min_days, p.opportunity_open_max_days + 1, m)
     stage_days = rng.integers(p.stage_min_days, p.stage_max_days + 1, (m, 4))
@@ -377,7 +408,9 @@ def _simulate_journeys(
     joins = rng.random(len(candidate)) < persons["committee_probability"][candidate]
     committee_episode = episode_of_pair[joins]
     committee_person = candidate[joins]
-    committee_start = episodes["start"][committee_episode] + rng.integers(0, p.committee_offset_days, len(committee_person))
+    committee_start = episodes["start"][committee_episode] + rng.integers(
+        0, p.committee_offset_days, len(committee_person)
+    )
     exists = persons["created"][committee_person] <= committee_start
     committee_episode, committee_person, committee_start = (
         committee_episode[exists],
@@ -402,7 +435,9 @@ def _simulate_journeys(
         "converts": converts[keep],
     }
     journeys["n"] = int(keep.sum())
-    journeys["intensity"] = 0.22 * np.sqrt(persons["research"][journeys["person"]]) * rng.lognormal(0, 0.3, journeys["n"])
+    journeys["intensity"] = (
+        0.22 * np.sqrt(persons["research"][journeys["person"]]) * rng.lognormal(0, 0.3, journeys["n"])
+    )
     return journeys
 
 
@@ -428,7 +463,9 @@ class _EventBatch:
 URLS: tuple[str, ...] = tuple(
     dict.fromkeys(vocab.HIGH_INTENT_PAGES + vocab.RESEARCH_PAGES + vocab.GENERAL_PAGES + vocab.CUSTOMER_PAGES)
 )
-ASSETS: tuple[str, ...] = vocab.HIGH_INTENT_FORMS + vocab.RESEARCH_ASSETS + vocab.GENERAL_ASSETS + vocab.WEBINARS
+ASSETS: tuple[str, ...] = (
+    vocab.HIGH_INTENT_FORMS + vocab.RESEARCH_ASSETS + vocab.GENERAL_ASSETS + vocab.WEBINARS
+)
 _URL_INDEX = {u: i for i, u in enumerate(URLS)}
 _ASSET_INDEX = {a: i for i, a in enumerate(ASSETS)}
 _TYPE_INDEX = {t: i for i, t in enumerate(contract.EVENT_TYPES)}
@@ -553,15 +590,26 @@ def _lead_operation_events(persons: dict, converted_at: np.ndarray) -> _EventBat
 
 
 def _experience_events(
-    config: SimulationConfig, persons: dict, journeys: dict, converted_at: np.ndarray, rng: np.random.Generator
+    config: SimulationConfig,
+    persons: dict,
+    journeys: dict,
+    converted_at: np.ndarray,
+    rng: np.random.Generator,
 ) -> pa.Table:
-    activity = [_background_events(config, persons, rng), _journey_events(journeys, rng), _customer_events(converted_at, rng)]
+    activity = [
+        _background_events(config, persons, rng),
+        _journey_events(journeys, rng),
+        _customer_events(converted_at, rng),
+    ]
     person = np.concatenate([b.person for b in activity])
     day = _business_hours(rng, np.concatenate([b.day for b in activity]))
     keep = (
         (day >= np.maximum(persons["created"][person], 0.0))
         & (day < config.history_days)
-        & (rng.random(len(day)) < weekday_activity(config.start_date, day) * month_activity(config.start_date, day))
+        & (
+            rng.random(len(day))
+            < weekday_activity(config.start_date, day) * month_activity(config.start_date, day)
+        )
     )
     operations = _lead_operation_events(persons, converted_at)
     batches = [*activity, operations]
@@ -574,7 +622,9 @@ def _experience_events(
     asset = np.concatenate([b.asset for b in batches])[keep]
 
     order = np.argsort(day)
-    person, day, event_type, url, campaign, asset = (a[order] for a in (person, day, event_type, url, campaign, asset))
+    person, day, event_type, url, campaign, asset = (
+        a[order] for a in (person, day, event_type, url, campaign, asset)
+    )
     converted_status = np.where(event_type == _TYPE_INDEX[contract.CONVERT_LEAD], 0, -1)
     return pa.table(
         {
@@ -591,7 +641,12 @@ def _experience_events(
 
 
 def _opportunity_events(
-    config: SimulationConfig, accounts: dict, persons: dict, episodes: dict, journeys: dict, rng: np.random.Generator
+    config: SimulationConfig,
+    accounts: dict,
+    persons: dict,
+    episodes: dict,
+    journeys: dict,
+    rng: np.random.Generator,
 ) -> tuple[pa.Table, pa.Array]:
     """Stage history of the opportunities opened by in-market episodes; also each episode's
     opportunity key (null when none opened)."""
@@ -601,9 +656,10 @@ def _opportunity_events(
     episode_opportunity = np.full(episodes["n"], -1)
     episode_opportunity[with_opportunity] = np.arange(m)
 
-    stage_times = episodes["open"][with_opportunity, None] + np.c_[
-        np.zeros(m), np.cumsum(episodes["stage_days"][with_opportunity], axis=1)
-    ]
+    stage_times = (
+        episodes["open"][with_opportunity, None]
+        + np.c_[np.zeros(m), np.cumsum(episodes["stage_days"][with_opportunity], axis=1)]
+    )
     advances = episodes["advances"][with_opportunity]
     still_open = np.c_[np.ones(m, bool), np.cumprod(advances, axis=1).astype(bool)]
     reached_before = np.c_[np.ones(m, bool), still_open[:, :-1]]
@@ -643,15 +699,21 @@ def _opportunity_events(
             "attribute_name": pa.array(np.full(len(opp_index), contract.STAGE_ATTRIBUTE), pa.string()),
             "new_value": strings.pick(all_stages, new_stage[opp_index, transition]),
             "old_value": strings.pick(all_stages, old_stage[opp_index, transition]),
-            "person_key": persons["key"].take(pa.array(np.where(contact_index < 0, 0, contact_index), mask=contact_index < 0)),
+            "person_key": persons["key"].take(
+                pa.array(np.where(contact_index < 0, 0, contact_index), mask=contact_index < 0)
+            ),
             "amount": pa.array(amount[opp_index]),
         }
     )
-    episode_key = opportunity_key.take(pa.array(np.maximum(episode_opportunity, 0), mask=episode_opportunity < 0))
+    episode_key = opportunity_key.take(
+        pa.array(np.maximum(episode_opportunity, 0), mask=episode_opportunity < 0)
+    )
     return table, episode_key
 
 
-def _intent_signals(config: SimulationConfig, accounts: dict, episodes: dict, rng: np.random.Generator) -> pa.Table:
+def _intent_signals(
+    config: SimulationConfig, accounts: dict, episodes: dict, rng: np.random.Generator
+) -> pa.Table:
     p = config.process
     first_monday = (7 - (np.datetime64(config.start_date, "D").astype("int64") + 3) % 7) % 7
     mondays = np.arange(first_monday, config.history_days, 7)
@@ -694,7 +756,9 @@ def _intent_signals(config: SimulationConfig, accounts: dict, episodes: dict, rn
     # One signal per account, topic, week and provider: keep the strongest.
     order = np.lexsort((-intensity, provider, topic, day, account))
     account, day, topic, intensity, provider = (a[order] for a in (account, day, topic, intensity, provider))
-    first = np.r_[True, (np.diff(account) != 0) | (np.diff(day) != 0) | (np.diff(topic) != 0) | (np.diff(provider) != 0)]
+    first = np.r_[
+        True, (np.diff(account) != 0) | (np.diff(day) != 0) | (np.diff(topic) != 0) | (np.diff(provider) != 0)
+    ]
     account, day, topic, intensity, provider = (a[first] for a in (account, day, topic, intensity, provider))
     order = np.lexsort((account, day))
     account, day, topic, intensity, provider = (a[order] for a in (account, day, topic, intensity, provider))
@@ -714,14 +778,16 @@ def _intent_signals(config: SimulationConfig, accounts: dict, episodes: dict, rn
 
 
 def _sales_dispositions(
-    config: SimulationConfig, persons: dict, journeys: dict, converted_at: np.ndarray, rng: np.random.Generator
+    config: SimulationConfig,
+    persons: dict,
+    journeys: dict,
+    converted_at: np.ndarray,
+    rng: np.random.Generator,
 ) -> pa.Table:
     person = journeys["person"]
     is_conversion = journeys["converts"] & (journeys["end"] == converted_at[person])
     worked = is_conversion | (~journeys["converts"] & (rng.random(journeys["n"]) < 0.35))
-    disposition = np.where(
-        is_conversion, 0, rng.choice([1, 2, 3], journeys["n"], p=[0.4, 0.25, 0.35])
-    )
+    disposition = np.where(is_conversion, 0, rng.choice([1, 2, 3], journeys["n"], p=[0.4, 0.25, 0.35]))
     delay = np.where(is_conversion, rng.uniform(0.05, 3, journeys["n"]), rng.uniform(0.5, 5, journeys["n"]))
     day = journeys["end"] + delay
     keep = worked & (day >= 0) & (day < config.history_days)
@@ -729,7 +795,9 @@ def _sales_dispositions(
     order = np.lexsort((person, day))
     person, disposition, day = person[order], disposition[order], day[order]
     reasons = [r for d in contract.DISPOSITIONS for r in vocab.DISPOSITION_REASONS[d]]
-    reason_start = np.r_[0, np.cumsum([len(vocab.DISPOSITION_REASONS[d]) for d in contract.DISPOSITIONS])[:-1]]
+    reason_start = np.r_[
+        0, np.cumsum([len(vocab.DISPOSITION_REASONS[d]) for d in contract.DISPOSITIONS])[:-1]
+    ]
     reason_count = np.array([len(vocab.DISPOSITION_REASONS[d]) for d in contract.DISPOSITIONS])
     reason = reason_start[disposition] + (rng.random(len(person)) * reason_count[disposition]).astype(int)
     return pa.table(
@@ -786,7 +854,9 @@ def _truth_tables(
 ) -> dict[str, pa.Table]:
     converted = ~np.isnan(converted_at)
     link_classes = ("account_person", "known_unlinked", "anonymous")
-    stage_times = episodes["open"][:, None] + np.c_[np.zeros(episodes["n"]), np.cumsum(episodes["stage_days"], axis=1)]
+    stage_times = (
+        episodes["open"][:, None] + np.c_[np.zeros(episodes["n"]), np.cumsum(episodes["stage_days"], axis=1)]
+    )
     return {
         "meta": pa.table(
             {
@@ -845,9 +915,7 @@ def _truth_tables(
                 "start_day": pa.array(episodes["start"]),
                 "has_opportunity": pa.array(episodes["has_opportunity"]),
                 "opportunity_key": episode_opportunity,
-                **{
-                    f"stage_{k}_day": pa.array(stage_times[:, k]) for k in range(5)
-                },
+                **{f"stage_{k}_day": pa.array(stage_times[:, k]) for k in range(5)},
                 **{f"advances_{k + 1}": pa.array(episodes["advances"][:, k]) for k in range(4)},
             }
         ),
@@ -867,7 +935,9 @@ def simulate_world(config: SimulationConfig, progress: Progress | None = None) -
     report(f"{episodes['n']:,} in-market episodes, {journeys['n']:,} buying journeys")
     events = _experience_events(config, persons, journeys, converted_at, rngs[4])
     report(f"{events.num_rows:,} experience events")
-    opportunity_events, episode_opportunity = _opportunity_events(config, accounts, persons, episodes, journeys, rngs[5])
+    opportunity_events, episode_opportunity = _opportunity_events(
+        config, accounts, persons, episodes, journeys, rngs[5]
+    )
     intent = _intent_signals(config, accounts, episodes, rngs[6])
     dispositions = _sales_dispositions(config, persons, journeys, converted_at, rngs[7])
     report(
@@ -884,4 +954,3 @@ def simulate_world(config: SimulationConfig, progress: Progress | None = None) -
     tables = {name: tables[name].select(contract.CONTRACTS[name].column_names) for name in contract.CONTRACTS}
     truth = _truth_tables(config, accounts, persons, episodes, journeys, converted_at, episode_opportunity)
     return World(config=config, tables=tables, truth=truth)
-

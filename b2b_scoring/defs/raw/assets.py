@@ -1,0 +1,227 @@
+"""The simulated world and the raw contract tables in DuckDB, with their contract checks."""
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from b2b_scoring.defs.partitions import daily_partitions
+from b2b_scoring.defs.resources import RawSourceResource, SimulatorResource
+from b2b_scoring.lib.contract import CONTRACTS, TableContract
+from b2b_scoring.lib.raw_checks import count_required_nulls, find_duplicate_keys
+from b2b_scoring.lib.raw_loading import (
+    RAW_SCHEMA,
+    TimeWindow,
+    load_snapshot_table,
+    load_time_window,
+)
+from b2b_scoring.lib.settings import Settings
+from b2b_scoring.lib.simulator import simulate_world
+from b2b_scoring.lib.sql import preview_markdown
+from b2b_scoring.lib.world_landing import load_truth_tables, replace_world_landing_files
+from b2b_scoring.lib.world_summary import summarize_contract_tables
+
+SIMULATED_WORLD_KEY = dg.AssetKey(["simulator", "b2b_world"])
+# Event tables loaded by daily partition; every other contract table is a snapshot replaced whole.
+DAILY_TABLES = ("experience_events",)
+SNAPSHOT_TABLES = tuple(name for name in CONTRACTS if name not in DAILY_TABLES)
+REQUIRED_NOT_NULL_CHECK = "required_columns_not_null"
+KEY_UNIQUE_CHECK = "key_unique"
+
+
+def raw_asset_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey([RAW_SCHEMA, table])
+
+
+@dg.asset(key=SIMULATED_WORLD_KEY, group_name="source", kinds={"python", "duckdb"}, pool="duckdb")
+def b2b_world(
+    context: dg.AssetExecutionContext, simulator: SimulatorResource, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """Seeded simulated B2B world: landing files of every contract table, ground truth in schema `truth`."""
+    config = simulator.simulation_config()
+    started = time.perf_counter()
+    world = simulate_world(config, progress=context.log.info)
+    simulated = time.perf_counter()
+    landing_dir = Path(simulator.landing_dir)
+    files = replace_world_landing_files(world, landing_dir)
+    written = time.perf_counter()
+    summary = summarize_contract_tables(world.tables)
+    with duckdb.get_connection() as con:
+        truth_counts = load_truth_tables(con, landing_dir)
+    return dg.MaterializeResult(
+        metadata={
+            "first_day": config.start_date.isoformat(),
+            "last_day": config.end_date.isoformat(),
+            "seed": config.seed,
+            "landing_dir": dg.MetadataValue.path(str(landing_dir)),
+            "landing_files": sum(len(paths) for paths in files.values()),
+            **{f"rows/{name}": count for name, count in summary.row_counts.items()},
+            **{f"truth_rows/{name}": count for name, count in truth_counts.items()},
+            "lead_conversion_rate": summary.lead_conversion_rate,
+            "unlinked_person_share": summary.unlinked_person_share,
+            "won_opportunity_rate": summary.won_opportunity_rate,
+            "first_event_at": summary.first_event_at or "",
+            "last_event_at": summary.last_event_at or "",
+            "simulate_seconds": round(simulated - started, 2),
+            "write_seconds": round(written - simulated, 2),
+        }
+    )
+
+
+def _definition_metadata(contract: TableContract) -> dict[str, object]:
+    return {
+        "dagster/table_name": f"{RAW_SCHEMA}.{contract.name}",
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    name=column.name,
+                    type=column.duckdb_type,
+                    constraints=dg.TableColumnConstraints(nullable=not column.required),
+                )
+                for column in contract.columns
+            ]
+        ),
+        "key": ", ".join(contract.key),
+    }
+
+
+def build_snapshot_asset(table: str, upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
+    contract = CONTRACTS[table]
+
+    @dg.asset(
+        key=raw_asset_key(table),
+        group_name="raw",
+        kinds={"duckdb"},
+        pool="duckdb",
+        deps=upstream,
+        description=f"Raw {table}, replaced whole from the landing files. {contract.description}",
+        metadata=_definition_metadata(contract),
+    )
+    def _snapshot(duckdb: DuckDBResource, raw_source: RawSourceResource) -> dg.MaterializeResult:
+        with duckdb.get_connection() as con:
+            result = load_snapshot_table(con, raw_source.input_dir, table)
+            preview = preview_markdown(con, RAW_SCHEMA, table)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows_in_table,
+                "source": raw_source.source,
+                "landing_files": len(result.files),
+                "landing_folder": dg.MetadataValue.path(str(raw_source.input_dir / table)),
+                "preview": dg.MetadataValue.md(preview),
+            }
+        )
+
+    return _snapshot
+
+
+def build_daily_asset(
+    table: str, partitions_def: dg.PartitionsDefinition, upstream: Sequence[dg.AssetKey]
+) -> dg.AssetsDefinition:
+    contract = CONTRACTS[table]
+
+    @dg.asset(
+        key=raw_asset_key(table),
+        group_name="raw",
+        kinds={"duckdb"},
+        pool="duckdb",
+        deps=upstream,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=(
+            f"Raw {table}, loaded by UTC day: a run replaces the rows of its partition window. "
+            f"{contract.description}"
+        ),
+        metadata={**_definition_metadata(contract), "partition_expr": contract.time_column},
+    )
+    def _daily(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, raw_source: RawSourceResource
+    ) -> dg.MaterializeResult:
+        # partition_time_window covers a single day and a single-run backfill range alike.
+        partition_window = context.partition_time_window
+        window = TimeWindow.from_datetimes(partition_window.start, partition_window.end)
+        with duckdb.get_connection() as con:
+            result = load_time_window(con, raw_source.input_dir, table, window)
+            preview = preview_markdown(con, RAW_SCHEMA, table)
+        metadata: dict[str, object] = {
+            "dagster/row_count": result.rows_in_table,
+            "rows_loaded": result.rows_loaded,
+            "window_start": window.start.isoformat(),
+            "window_end": window.end.isoformat(),
+            "partitions": len(context.partition_keys),
+            "source": raw_source.source,
+            "landing_files": len(result.files),
+            "landing_folder": dg.MetadataValue.path(str(raw_source.input_dir / table)),
+            "preview": dg.MetadataValue.md(preview),
+        }
+        if len(context.partition_keys) == 1:
+            metadata["dagster/partition_row_count"] = result.rows_loaded
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _daily
+
+
+def build_contract_checks(table: str) -> dg.AssetChecksDefinition:
+    """Blocking checks of a loaded raw table: required columns have no NULLs, the key is unique."""
+    contract = CONTRACTS[table]
+    key = raw_asset_key(table)
+
+    @dg.multi_asset_check(
+        name=f"{table}_contract_checks",
+        specs=[
+            dg.AssetCheckSpec(
+                REQUIRED_NOT_NULL_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"Required columns ({', '.join(contract.required_columns)}) have no NULLs.",
+            ),
+            dg.AssetCheckSpec(
+                KEY_UNIQUE_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"The key ({', '.join(contract.key)}) identifies one row.",
+            ),
+        ],
+        pool="duckdb",
+    )
+    def _checks(duckdb: DuckDBResource):
+        with duckdb.get_connection() as con:
+            nulls = count_required_nulls(con, table)
+            duplicates = find_duplicate_keys(con, table)
+        yield dg.AssetCheckResult(
+            check_name=REQUIRED_NOT_NULL_CHECK,
+            asset_key=key,
+            passed=nulls.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"rows": nulls.rows, **{f"nulls/{c}": n for c, n in nulls.nulls_by_column.items()}},
+        )
+        yield dg.AssetCheckResult(
+            check_name=KEY_UNIQUE_CHECK,
+            asset_key=key,
+            passed=duplicates.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "duplicated_keys": duplicates.duplicated_keys,
+                "sample": dg.MetadataValue.json([[str(v) for v in row] for row in duplicates.sample]),
+            },
+        )
+
+    return _checks
+
+
+@dg.definitions
+def raw_definitions() -> dg.Definitions:
+    settings = Settings.from_env()
+    partitions_def = daily_partitions(settings)
+    # Lineage follows the configured source: with your own landing files the simulated world is
+    # still available, but raw tables do not come from it.
+    upstream = [SIMULATED_WORLD_KEY] if settings.source == "simulator" else []
+    return dg.Definitions(
+        assets=[
+            b2b_world,
+            *(build_snapshot_asset(table, upstream) for table in SNAPSHOT_TABLES),
+            *(build_daily_asset(table, partitions_def, upstream) for table in DAILY_TABLES),
+        ],
+        asset_checks=[build_contract_checks(table) for table in CONTRACTS],
+    )

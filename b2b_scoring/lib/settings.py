@@ -1,0 +1,134 @@
+"""Project settings, read from `B2B_SCORING_*` environment variables in one place.
+
+Nothing else in the package reads the environment: callers build `Settings.from_env()` once
+(in a `@dg.definitions` function, the CLI or a benchmark) and pass values on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from b2b_scoring.lib.simulator.config import yesterday_utc
+
+SourceKind = Literal["simulator", "landing"]
+SOURCE_KINDS: tuple[SourceKind, ...] = ("simulator", "landing")
+
+DEFAULT_PERSONS = 20_000
+DEFAULT_SEED = 7
+DEFAULT_HISTORY_DAYS = 730
+# First daily partition. Fixed rather than derived from "today", so the partition set does not
+# shift every day (which would orphan materialized partitions in the UI). The default simulated
+# world spans the `DEFAULT_HISTORY_DAYS` days up to yesterday; a fixed date a few weeks before the
+# default world's first day when this project started (2026-11) keeps fitting it forever, because
+# that first day only moves forward. Longer histories need an earlier B2B_SCORING_START_DATE.
+DEFAULT_START_DATE = datetime.date(2024, 11, 1)
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the project cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    source: SourceKind
+    landing_dir: Path
+    persons: int
+    accounts: int | None
+    seed: int
+    sim_end_date: datetime.date
+    history_days: int
+    start_date: datetime.date
+    dagster_home: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(_get(env, "B2B_SCORING_DATA_DIR") or "./data").expanduser().resolve()
+        source = _get(env, "B2B_SCORING_SOURCE") or "simulator"
+        if source not in SOURCE_KINDS:
+            raise SettingsError(
+                f"B2B_SCORING_SOURCE={source!r} is not supported: use one of {', '.join(SOURCE_KINDS)}."
+            )
+        landing_dir = _get(env, "B2B_SCORING_LANDING_DIR")
+        dagster_home = _get(env, "DAGSTER_HOME")
+        settings = cls(
+            data_dir=data_dir,
+            source=source,  # type: ignore[arg-type]  # validated above
+            landing_dir=Path(landing_dir).expanduser().resolve() if landing_dir else data_dir / "landing",
+            persons=_int(env, "B2B_SCORING_PERSONS", DEFAULT_PERSONS, minimum=1),
+            accounts=_optional_int(env, "B2B_SCORING_ACCOUNTS", minimum=1),
+            seed=_int(env, "B2B_SCORING_SEED", DEFAULT_SEED, minimum=0),
+            sim_end_date=_date(env, "B2B_SCORING_SIM_END_DATE") or yesterday_utc(),
+            history_days=_int(env, "B2B_SCORING_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, minimum=1),
+            start_date=_date(env, "B2B_SCORING_START_DATE") or DEFAULT_START_DATE,
+            dagster_home=(
+                Path(dagster_home).expanduser().resolve() if dagster_home else data_dir / "dagster_home"
+            ),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.source == "simulator" and self.sim_start_date < self.start_date:
+            raise SettingsError(
+                f"The simulated world starts on {self.sim_start_date}, before the first daily "
+                f"partition B2B_SCORING_START_DATE={self.start_date}: its earliest events could never "
+                f"be loaded. Set B2B_SCORING_START_DATE to {self.sim_start_date} or earlier, or "
+                f"lower B2B_SCORING_HISTORY_DAYS."
+            )
+
+    @property
+    def sim_start_date(self) -> datetime.date:
+        """First simulated day: `history_days` days ending on `sim_end_date` inclusive."""
+        return self.sim_end_date - datetime.timedelta(days=self.history_days - 1)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def simulator_dir(self) -> Path:
+        return self.data_dir / "simulator"
+
+    @property
+    def simulator_landing_dir(self) -> Path:
+        return self.simulator_dir / "landing"
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    value = _optional_int(env, name, minimum)
+    return default if value is None else value
+
+
+def _optional_int(env: Mapping[str, str], name: str, minimum: int) -> int | None:
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer.") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+def _date(env: Mapping[str, str], name: str) -> datetime.date | None:
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a date in YYYY-MM-DD form.") from None

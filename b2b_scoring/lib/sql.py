@@ -1,0 +1,36 @@
+"""Small helpers for building DuckDB SQL safely."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def quote_identifier(identifier: str) -> str:
+    """Quote a schema, table or column name for DuckDB (values always go in as parameters)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def preview_markdown(con: duckdb.DuckDBPyConnection, schema: str, table: str, limit: int = 5) -> str:
+    """The first `limit` rows of `schema.table` as a Markdown table (for asset metadata)."""
+    cursor = con.execute(
+        f"SELECT * FROM {quote_identifier(schema)}.{quote_identifier(table)} LIMIT ?", [limit]
+    )
+    columns = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_markdown_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _markdown_cell(value: object) -> str:
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def fetch_single_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> tuple[object, ...]:
+    """The one row of an aggregate query, read to the end so the connection has no open result."""
+    rows = con.execute(sql, params or []).fetchall()
+    if len(rows) != 1:
+        raise ValueError(f"expected one row, got {len(rows)} from: {sql}")
+    return rows[0]

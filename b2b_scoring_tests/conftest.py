@@ -1,0 +1,50 @@
+import datetime
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from b2b_scoring.lib.settings import Settings
+
+# A small, fixed world: 60 days ending 2025-06-30, partitions from 2025-05-01.
+TINY_ENV = {
+    "B2B_SCORING_PERSONS": "1000",
+    "B2B_SCORING_SEED": "7",
+    "B2B_SCORING_SIM_END_DATE": "2025-06-30",
+    "B2B_SCORING_HISTORY_DAYS": "60",
+    "B2B_SCORING_START_DATE": "2025-05-01",
+}
+TINY_END_DATE = datetime.date(2025, 6, 30)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No B2B_SCORING_* or DAGSTER_HOME from the developer's shell; data goes to a temp dir."""
+    for name in list(os.environ):
+        if name.startswith("B2B_SCORING_") or name == "DAGSTER_HOME":
+            monkeypatch.delenv(name)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("B2B_SCORING_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+# Run tags that make one run cover every partition of the tiny world (a single-run backfill).
+TINY_RANGE_TAGS = {
+    "dagster/asset_partition_range_start": TINY_ENV["B2B_SCORING_START_DATE"],
+    "dagster/asset_partition_range_end": TINY_END_DATE.isoformat(),
+}
+
+
+def tiny_world_env(data_dir: Path) -> dict[str, str]:
+    return {**TINY_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}
+
+
+@contextmanager
+def tiny_world_settings(data_dir: Path) -> Iterator[Settings]:
+    """The environment of the tiny world in data_dir, and its settings, for a module fixture."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in tiny_world_env(data_dir).items():
+            patch.setenv(name, value)
+        yield Settings.from_env()

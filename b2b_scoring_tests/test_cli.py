@@ -1,0 +1,66 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from b2b_scoring.cli import main
+from b2b_scoring.lib.contract import CONTRACTS
+from b2b_scoring.lib.raw_loading import load_snapshot_table
+
+
+def test_simulate_writes_landing_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "landing"
+    argv = ["simulate", "--persons", "300", "--days", "40", "--end-date", "2025-06-30", "--seed", "3"]
+    assert main([*argv, "--out", str(out), "--format", "csv"]) == 0
+    printed = capsys.readouterr().out
+    assert "simulating 300 persons, 2025-05-22 .. 2025-06-30, seed 3" in printed
+    for table in CONTRACTS:
+        assert sorted(p.name for p in (out / table).iterdir()) == ["part-000.csv"]
+        assert f"  {table} " in printed
+    assert (out / "_truth" / "persons.parquet").is_file()
+    with duckdb.connect() as con:
+        assert load_snapshot_table(con, out, "persons").rows_in_table == 300
+
+
+def test_bad_setting_is_a_clean_usage_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("B2B_SCORING_SEED", "lucky")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--out", "unused"])
+    assert exit_info.value.code == 2
+    assert "B2B_SCORING_SEED='lucky' is not an integer" in capsys.readouterr().err
+
+
+def test_demo_end_to_end(tmp_path: Path, isolated_env: Path) -> None:
+    """`b2b-scoring demo` on a tiny world: every asset materialized, runs kept in DAGSTER_HOME."""
+    env = {
+        **os.environ,
+        "B2B_SCORING_SIM_END_DATE": "2025-06-30",
+        "B2B_SCORING_HISTORY_DAYS": "30",
+        "B2B_SCORING_START_DATE": "2025-05-25",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "b2b_scoring.cli", "demo", "--persons", "400"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "daily assets in one run over 2025-05-25 .. 2025-06-30" in completed.stdout
+    assert re.search(r"raw\.persons +400 rows", completed.stdout)
+    assert re.search(r"All \d+ asset checks passed\.", completed.stdout)
+    assert "make dev" in completed.stdout and "http://127.0.0.1:3000" in completed.stdout
+
+    home = isolated_env / "dagster_home"
+    assert (home / "dagster.yaml").is_file()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+        assert run.job_name == "all_assets_job"
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        events = instance.fetch_materializations(dg.AssetKey(["raw", "experience_events"]), limit=100)
+        assert len(events.records) == 37

@@ -1,0 +1,104 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from b2b_scoring.definitions import defs
+from b2b_scoring.defs.automation import ALL_ASSETS_JOB, DAILY_PIPELINE_JOB
+from b2b_scoring.lib.contract import CONTRACTS
+from b2b_scoring.lib.dagster_home import ensure_dagster_home
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+WORLD_KEY = dg.AssetKey(["simulator", "b2b_world"])
+RAW_KEYS = {dg.AssetKey(["raw", table]) for table in CONTRACTS}
+
+
+@pytest.fixture
+def definitions() -> dg.Definitions:
+    loaded = defs()
+    dg.Definitions.validate_loadable(loaded)
+    return loaded
+
+
+def test_asset_keys_and_groups(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    assert {WORLD_KEY, *RAW_KEYS} <= set(graph.get_all_asset_keys())
+    assert graph.get(WORLD_KEY).group_name == "source"
+    assert {graph.get(key).group_name for key in RAW_KEYS} == {"raw"}
+    for key in RAW_KEYS:
+        assert WORLD_KEY in graph.get(key).parent_keys
+
+
+def test_every_warehouse_step_is_in_the_duckdb_pool(definitions: dg.Definitions) -> None:
+    for assets_def in definitions.resolve_asset_graph().assets_defs:
+        assert assets_def.op.pool == "duckdb", assets_def.keys
+        if assets_def.is_executable and assets_def.keys:
+            assert "duckdb" in definitions.resolve_asset_graph().get(next(iter(assets_def.keys))).kinds
+
+
+def test_raw_events_are_daily_partitioned_with_single_run_backfills(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    events = graph.get(dg.AssetKey(["raw", "experience_events"]))
+    assert events.partitions_def == dg.DailyPartitionsDefinition(start_date="2024-11-01", timezone="UTC")
+    assert events.backfill_policy == dg.BackfillPolicy.single_run()
+    unpartitioned = {WORLD_KEY, *RAW_KEYS} - {events.key}
+    assert all(graph.get(key).partitions_def is None for key in unpartitioned)
+
+
+def test_blocking_contract_checks_on_every_raw_table(definitions: dg.Definitions) -> None:
+    checks = definitions.resolve_asset_graph().asset_check_keys
+    for key in RAW_KEYS:
+        assert dg.AssetCheckKey(key, "required_columns_not_null") in checks
+        assert dg.AssetCheckKey(key, "key_unique") in checks
+    specs = [spec for checks_def in definitions.asset_checks or [] for spec in checks_def.check_specs]
+    assert specs and all(spec.blocking for spec in specs)
+
+
+def test_jobs_and_schedule_resolve(definitions: dg.Definitions) -> None:
+    daily = definitions.resolve_job_def(DAILY_PIPELINE_JOB)
+    assert daily.partitions_def is not None
+    daily_keys = set(daily.asset_layer.executable_asset_keys)
+    assert RAW_KEYS <= daily_keys and WORLD_KEY not in daily_keys
+    assert dg.AssetKey(["staging", "stg_experience_events"]) in daily_keys
+    everything = definitions.resolve_job_def(ALL_ASSETS_JOB)
+    assert set(everything.asset_layer.executable_asset_keys) == set(
+        definitions.resolve_asset_graph().executable_asset_keys
+    )
+    schedule = definitions.resolve_schedule_def(f"{DAILY_PIPELINE_JOB}_schedule")
+    assert schedule.cron_schedule == "0 1 * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_landing_source_and_start_date_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("B2B_SCORING_SOURCE", "landing")
+    monkeypatch.setenv("B2B_SCORING_START_DATE", "2025-02-01")
+    graph = defs().resolve_asset_graph()
+    events = graph.get(dg.AssetKey(["raw", "experience_events"]))
+    assert events.partitions_def.get_first_partition_key() == "2025-02-01"
+    assert all(WORLD_KEY not in graph.get(key).parent_keys for key in RAW_KEYS)
+
+
+def test_instance_config_is_valid_for_dagster(tmp_path: Path) -> None:
+    home = ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert not instance.telemetry_enabled
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path: Path, isolated_env: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(tmp_path / "home"))}
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert not isolated_env.exists(), "validating definitions must not create the data directory"
