@@ -83,7 +83,7 @@ def demo_command(args: argparse.Namespace) -> int:
     outcome = run_demo(settings, log)
     print()
     for schema, counts in outcome.row_counts.items():
-        print(f"{schema} tables in {settings.warehouse_path}:")
+        print(f"schema {schema} in {settings.warehouse_path}:")
         for table, rows in counts.items():
             print(f"  {schema}.{table:<28} {rows:>14,} rows")
     if outcome.failed_checks:

@@ -9,10 +9,11 @@ import dagster as dg
 import duckdb
 
 from b2b_scoring.defs.automation import ALL_ASSETS_JOB
-from b2b_scoring.lib.raw_loading import RAW_SCHEMA, raw_table_row_counts
+from b2b_scoring.lib.raw_loading import RAW_SCHEMA, relation_row_counts
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
 
+STAGING_SCHEMA = "staging"
 # Run tags that make one run cover a partition range (a single-run backfill).
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -65,7 +66,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     evaluations = result.get_asset_check_evaluations()
     log(f"run {result.run_id} finished; {len(evaluations)} asset checks evaluated")
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        row_counts = {schema: raw_table_row_counts(con, schema) for schema in (RAW_SCHEMA, TRUTH_SCHEMA)}
+        row_counts = {schema: relation_row_counts(con, schema) for schema in (RAW_SCHEMA, STAGING_SCHEMA, TRUTH_SCHEMA)}
     return DemoOutcome(
         run_id=result.run_id,
         first_partition=first,

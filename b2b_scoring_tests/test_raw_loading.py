@@ -12,7 +12,7 @@ from b2b_scoring.lib.raw_loading import (
     find_landing_files,
     load_snapshot_table,
     load_time_window,
-    raw_table_row_counts,
+    relation_row_counts,
 )
 
 DAY = datetime.datetime(2025, 3, 10)
@@ -193,13 +193,13 @@ def test_unknown_table_is_rejected(tmp_path: Path) -> None:
         find_landing_files(tmp_path, "leads")
 
 
-def test_raw_table_row_counts_lists_contract_tables_first(tmp_path: Path, con) -> None:
+def test_relation_row_counts_lists_contract_tables_first(tmp_path: Path, con) -> None:
     write_csv(tmp_path / "accounts" / "a.csv", "account_key,created_at\na1,2025-01-01\n")
     write_csv(tmp_path / "persons" / "p.csv", "person_key,created_at\np1,2025-01-01\np2,2025-01-01\n")
     load_snapshot_table(con, tmp_path, "accounts")
     load_snapshot_table(con, tmp_path, "persons")
     con.execute("CREATE TABLE raw.aaa_notes (x INTEGER)")
-    assert list(raw_table_row_counts(con).items()) == [("persons", 2), ("accounts", 1), ("aaa_notes", 0)]
+    assert list(relation_row_counts(con).items()) == [("persons", 2), ("accounts", 1), ("aaa_notes", 0)]
 
 
 def test_zoned_parquet_timestamps_are_windowed_in_utc(tmp_path: Path, con) -> None:

@@ -141,13 +141,13 @@ def load_time_window(
     )
 
 
-def raw_table_row_counts(con: duckdb.DuckDBPyConnection, schema: str = RAW_SCHEMA) -> dict[str, int]:
-    """Row count of every table in `schema` (contract tables first, then others by name)."""
+def relation_row_counts(con: duckdb.DuckDBPyConnection, schema: str = RAW_SCHEMA) -> dict[str, int]:
+    """Row count of every table and view in `schema` (contract tables first, then others by name)."""
     names = [
         row[0]
         for row in con.execute(
-            "SELECT table_name FROM duckdb_tables() "
-            "WHERE schema_name = ? AND database_name = current_database()",
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_catalog = current_database()",
             [schema],
         ).fetchall()
     ]
