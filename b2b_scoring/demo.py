@@ -66,7 +66,9 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     evaluations = result.get_asset_check_evaluations()
     log(f"run {result.run_id} finished; {len(evaluations)} asset checks evaluated")
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        row_counts = {schema: relation_row_counts(con, schema) for schema in (RAW_SCHEMA, STAGING_SCHEMA, TRUTH_SCHEMA)}
+        row_counts = {
+            schema: relation_row_counts(con, schema) for schema in (RAW_SCHEMA, STAGING_SCHEMA, TRUTH_SCHEMA)
+        }
     return DemoOutcome(
         run_id=result.run_id,
         first_partition=first,
