@@ -98,13 +98,16 @@ def simulate_command(args: argparse.Namespace) -> int:
     from b2b_scoring.lib.simulator import SimulationConfig, simulate_world, write_landing_files
 
     settings = Settings.from_env()
-    config = SimulationConfig(
-        n_persons=args.persons or settings.persons,
-        n_accounts=args.accounts or settings.accounts,
-        history_days=args.days or settings.history_days,
-        end_date=args.end_date or settings.sim_end_date,
-        seed=settings.seed if args.seed is None else args.seed,
-    )
+    try:
+        config = SimulationConfig(
+            n_persons=args.persons or settings.persons,
+            n_accounts=args.accounts or settings.accounts,
+            history_days=args.days or settings.history_days,
+            end_date=args.end_date or settings.sim_end_date,
+            seed=settings.seed if args.seed is None else args.seed,
+        )
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
     log = Stopwatch()
     log(
         f"simulating {config.n_persons:,} persons, {config.start_date} .. {config.end_date}, "

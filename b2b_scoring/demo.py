@@ -22,8 +22,6 @@ PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 @dataclass(frozen=True)
 class DemoOutcome:
     run_id: str
-    first_partition: str
-    last_partition: str
     passed_checks: int
     failed_checks: list[str]
     row_counts: dict[str, dict[str, int]]
@@ -71,8 +69,6 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
         }
     return DemoOutcome(
         run_id=result.run_id,
-        first_partition=first,
-        last_partition=last,
         passed_checks=sum(e.passed for e in evaluations),
         failed_checks=[f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed],
         row_counts=row_counts,

@@ -1,7 +1,7 @@
 """The dbt project: argument building, and staging models built by Dagster on a tiny world."""
 
-import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -15,10 +15,8 @@ from b2b_scoring.defs.features.dbt import defs as dbt_definitions
 from b2b_scoring.defs.raw.assets import raw_definitions
 from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib import contract
-from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args
+from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, manifest_is_stale
 from b2b_scoring_tests.conftest import TINY_END_DATE, TINY_RANGE_TAGS, tiny_world_settings
-
-UTC = dt.UTC
 
 
 def test_dbt_args_pass_an_absolute_warehouse_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,17 +27,25 @@ def test_dbt_args_pass_an_absolute_warehouse_path(tmp_path: Path, monkeypatch: p
     assert json.loads(args[2]) == {"warehouse_path": str(tmp_path / "data" / "warehouse.duckdb")}
 
 
-def test_dbt_args_turn_a_partition_window_into_half_open_date_vars() -> None:
-    window = (dt.datetime(2025, 1, 2, tzinfo=UTC), dt.datetime(2025, 1, 5, tzinfo=UTC))
-    dbt_vars = json.loads(build_dbt_args(Path("/w.duckdb"), window)[2])
-    assert dbt_vars == {"warehouse_path": "/w.duckdb", "min_date": "2025-01-02", "max_date": "2025-01-05"}
+def test_full_refresh_is_passed_on() -> None:
+    assert build_dbt_args(Path("/w.duckdb"), full_refresh=True)[-1] == "--full-refresh"
+    assert "--full-refresh" not in build_dbt_args(Path("/w.duckdb"))
 
 
-def test_full_refresh_drops_the_window_on_purpose() -> None:
-    window = (dt.datetime(2025, 1, 2, tzinfo=UTC), dt.datetime(2025, 1, 3, tzinfo=UTC))
-    args = build_dbt_args(Path("/w.duckdb"), window, full_refresh=True)
-    assert args[-1] == "--full-refresh"
-    assert "min_date" not in json.loads(args[2])
+def test_manifest_is_stale_when_missing_or_older_than_a_model(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "dbt_project.yml").write_text("name: x")
+    model = tmp_path / "models" / "m.sql"
+    model.write_text("select 1")
+    manifest = tmp_path / "target" / "manifest.json"
+    assert manifest_is_stale(manifest, tmp_path)
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    os.utime(model, (1, 1))
+    os.utime(tmp_path / "dbt_project.yml", (1, 1))
+    assert not manifest_is_stale(manifest, tmp_path)
+    model.write_text("select 2")
+    assert manifest_is_stale(manifest, tmp_path)
 
 
 def test_staging_accepts_exactly_the_contract_event_types() -> None:

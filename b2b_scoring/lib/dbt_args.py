@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 import sys
@@ -18,17 +17,24 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
-def build_dbt_args(
-    warehouse_path: Path,
-    window: tuple[dt.datetime, dt.datetime] | None = None,
-    full_refresh: bool = False,
-) -> list[str]:
+def manifest_is_stale(manifest_path: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    """True when the manifest is missing or older than any file dbt parses."""
+    if not manifest_path.exists():
+        return True
+    built = manifest_path.stat().st_mtime
+    sources = [
+        p
+        for folder in ("models", "macros", "tests")
+        for p in (project_dir / folder).rglob("*")
+        if p.is_file()
+    ]
+    sources.append(project_dir / "dbt_project.yml")
+    return any(p.stat().st_mtime > built for p in sources)
+
+
+def build_dbt_args(warehouse_path: Path, full_refresh: bool = False) -> list[str]:
     """`dbt build` arguments. The warehouse path is passed absolute because dbt runs with the
-    dbt project as working directory. A partition window [start, end) becomes the min_date /
-    max_date vars; a full refresh rebuilds everything and so drops the window on purpose."""
-    dbt_vars: dict[str, str] = {"warehouse_path": str(Path(warehouse_path).resolve())}
-    if window is not None and not full_refresh:
-        start, end = window
-        dbt_vars |= {"min_date": start.date().isoformat(), "max_date": end.date().isoformat()}
+    dbt project as working directory."""
+    dbt_vars = {"warehouse_path": str(Path(warehouse_path).resolve())}
     args = ["build", "--vars", json.dumps(dbt_vars, sort_keys=True)]
     return [*args, "--full-refresh"] if full_refresh else args

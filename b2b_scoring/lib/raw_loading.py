@@ -17,7 +17,7 @@ from typing import Literal
 import duckdb
 
 from b2b_scoring.lib.contract import CONTRACTS, TableContract
-from b2b_scoring.lib.sql import fetch_single_row, quote_identifier
+from b2b_scoring.lib.sql import fetch_single_row, quote_identifier, transaction
 
 RAW_SCHEMA = "raw"
 FileFormat = Literal["parquet", "csv"]
@@ -93,14 +93,9 @@ def load_snapshot_table(con: duckdb.DuckDBPyConnection, landing_dir: Path, table
     files = find_landing_files(landing_dir, table)
     _prepare_session(con)
     select_sql, params = _contract_select(con, contract, files)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE OR REPLACE TABLE {_raw_table(contract)} AS {select_sql}", params)
         rows = count_rows(con, f"SELECT count(*) FROM {_raw_table(contract)}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return LoadResult(table=table, rows_loaded=rows, rows_in_table=rows, files=files.paths)
 
 
@@ -122,8 +117,7 @@ def load_time_window(
     time_column = quote_identifier(contract.time_column)
     in_window = f"{time_column} >= ? AND {time_column} < ?"
     bounds = [window.start, window.end]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE TABLE IF NOT EXISTS {target} ({_column_definitions(contract)})")
         con.execute(f"DELETE FROM {target} WHERE {in_window}", bounds)
         con.execute(
@@ -132,10 +126,6 @@ def load_time_window(
         )
         rows_loaded = count_rows(con, f"SELECT count(*) FROM {target} WHERE {in_window}", bounds)
         rows_in_table = count_rows(con, f"SELECT count(*) FROM {target}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return LoadResult(
         table=table, rows_loaded=rows_loaded, rows_in_table=rows_in_table, files=files.paths, window=window
     )

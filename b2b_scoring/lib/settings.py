@@ -61,11 +61,11 @@ class Settings:
             data_dir=data_dir,
             source=source,  # type: ignore[arg-type]  # validated above
             landing_dir=Path(landing_dir).expanduser().resolve() if landing_dir else data_dir / "landing",
-            persons=_int(env, "B2B_SCORING_PERSONS", DEFAULT_PERSONS, minimum=1),
+            persons=_int(env, "B2B_SCORING_PERSONS", DEFAULT_PERSONS, minimum=10),
             accounts=_optional_int(env, "B2B_SCORING_ACCOUNTS", minimum=1),
             seed=_int(env, "B2B_SCORING_SEED", DEFAULT_SEED, minimum=0),
             sim_end_date=_date(env, "B2B_SCORING_SIM_END_DATE") or yesterday_utc(),
-            history_days=_int(env, "B2B_SCORING_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, minimum=1),
+            history_days=_int(env, "B2B_SCORING_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, minimum=30),
             start_date=_date(env, "B2B_SCORING_START_DATE") or DEFAULT_START_DATE,
             dagster_home=(
                 Path(dagster_home).expanduser().resolve() if dagster_home else data_dir / "dagster_home"

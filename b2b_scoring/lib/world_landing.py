@@ -9,7 +9,7 @@ import duckdb
 
 from b2b_scoring.lib.raw_loading import LandingError, count_rows
 from b2b_scoring.lib.simulator import TRUTH_FOLDER, World, write_landing_files
-from b2b_scoring.lib.sql import quote_identifier
+from b2b_scoring.lib.sql import quote_identifier, transaction
 
 TRUTH_SCHEMA = "truth"
 
@@ -40,15 +40,10 @@ def load_truth_tables(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> dict
     if not paths:
         raise LandingError(f"No ground-truth Parquet files in {truth_dir}")
     counts: dict[str, int] = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")
         for path in paths:
             target = f"{TRUTH_SCHEMA}.{quote_identifier(path.stem)}"
             con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM read_parquet(?)", [str(path)])
             counts[path.stem] = count_rows(con, f"SELECT count(*) FROM {target}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return counts

@@ -10,15 +10,15 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, dbt_executable
+from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, dbt_executable, manifest_is_stale
 
 
 @cache
 def dbt_project() -> DbtProject:
-    """The dbt project with a current manifest: parsed when missing (a fresh clone) and on every
-    load under `dagster dev`, so edited models show up on reload."""
+    """The dbt project with a current manifest: parsed when missing (a fresh clone) or older than
+    a model, macro or config file, and on every load under `dagster dev`."""
     project = DbtProject(project_dir=DBT_PROJECT_DIR)
-    if not project.manifest_path.exists() or os.getenv("DAGSTER_IS_DEV_CLI"):
+    if manifest_is_stale(project.manifest_path) or os.getenv("DAGSTER_IS_DEV_CLI"):
         DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()

@@ -34,6 +34,10 @@ class ProcessParameters:
     stage_min_days: int = 7
     stage_max_days: int = 35
     conversion_intercept: float = -2.7
+    # (intercept, slope on account fit) of the logits: an episode opens an opportunity, and the
+    # opportunity advances Prospecting -> Qualification -> Proposal -> Contract -> Closed Won.
+    opportunity_logit: tuple[float, float] = (-0.3, 1.0)
+    advance_logits: tuple[tuple[float, float], ...] = ((1.0, 0.5), (0.3, 0.5), (0.2, 0.6), (1.2, 0.5))
     # Intent signals of in-market accounts start this many days before the episode.
     intent_lead_days: int = 21
     intent_after_days: int = 90

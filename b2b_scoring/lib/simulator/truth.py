@@ -8,10 +8,12 @@ journeys and episodes enter through their rates. Its AUC is the ceiling a model 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from b2b_scoring.lib.simulator.config import ProcessParameters, month_activity
 
@@ -39,27 +41,46 @@ def _expected_starts_converting(
     return float(np.sum(month_activity(start_date, days.astype(float)) * within))
 
 
+def _process_parameters(serialized: str) -> ProcessParameters:
+    """The parameters the world was simulated with (JSON lists back to tuples)."""
+    values = {
+        key: tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        if isinstance(value, list)
+        else value
+        for key, value in json.loads(serialized).items()
+    }
+    return ProcessParameters(**values)
+
+
+def _positions(keys: pa.Array | pa.ChunkedArray, lookup: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Row of each key in lookup (the truth tables need not be sorted)."""
+    return pc.index_in(keys, value_set=lookup).to_numpy(zero_copy_only=False)
+
+
 def _column(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).to_numpy(zero_copy_only=False)
 
 
 def true_conversion_probability(
-    truth: Mapping[str, pa.Table],
-    as_of: dt.date,
-    window_days: int,
-    goal: str,
-    process: ProcessParameters | None = None,
+    truth: Mapping[str, pa.Table], as_of: dt.date, window_days: int, goal: str
 ) -> pa.Table:
     """True probability that each eligible person (lead_conversion) or account
     (opportunity_contract) converts in [as_of, as_of + window_days), knowing everything latent
-    that has happened strictly before as_of."""
+    that has happened strictly before as_of. The window must lie inside the simulated days."""
     if goal not in GOALS:
         raise ValueError(f"unknown goal {goal!r}; expected one of {GOALS}")
     if window_days < 1:
         raise ValueError(f"window_days must be positive, got {window_days}")
-    process = process or ProcessParameters()
-    start_date = _column(truth["meta"], "start_date")[0].astype("datetime64[D]").astype(dt.date)
+    meta = truth["meta"].to_pylist()[0]
+    process = _process_parameters(meta["process"])
+    start_date = meta["start_date"]
     day = (as_of - start_date).days
+    if day < 1 or day + window_days > meta["history_days"]:
+        last_as_of = start_date + dt.timedelta(days=meta["history_days"] - window_days)
+        raise ValueError(
+            f"as_of {as_of} with a {window_days}-day window is outside the simulated days: "
+            f"use an as-of date from {start_date + dt.timedelta(days=1)} to {last_as_of}"
+        )
     if goal == LEAD_CONVERSION:
         return _person_probability(truth, start_date, day, window_days, process)
     return _account_probability(truth, start_date, day, window_days, process)
@@ -75,7 +96,7 @@ def _person_probability(
     converted = persons.column("converted_day").to_numpy(zero_copy_only=False).astype(float)
     eligible = (created < day) & ~(converted < day)
 
-    person_position = np.searchsorted(person_keys, _column(journeys, "person_key"))
+    person_position = _positions(journeys.column("person_key"), persons.column("person_key"))
     end = _column(journeys, "end_day")
     known_in_window = (_column(journeys, "trigger_day") < day) & (end >= day) & (end < day + window)
     log_no_conversion = np.zeros(len(person_keys))
@@ -87,7 +108,7 @@ def _person_probability(
     own = _expected_starts_converting(start_date, day, window, journey_pmf)
     committee_delay = np.convolve(_uniform_pmf(0, process.committee_offset_days - 1), journey_pmf)
     committee = _expected_starts_converting(start_date, day, window, committee_delay)
-    account_position = np.searchsorted(_column(accounts, "account_key"), _column(persons, "true_account_key"))
+    account_position = _positions(persons.column("true_account_key"), accounts.column("account_key"))
     episode_rate = _column(accounts, "episodes_per_day")[account_position]
     future_rate = q * (
         _column(persons, "own_journeys_per_day") * own
@@ -106,7 +127,7 @@ def _account_probability(
     opportunity_probability = _column(accounts, "opportunity_probability")
     eligible = _column(accounts, "created_day") < day
 
-    position = np.searchsorted(account_keys, _column(episodes, "account_key"))
+    position = _positions(episodes.column("account_key"), accounts.column("account_key"))
     contract_day = _column(episodes, "stage_3_day")
     known = (_column(episodes, "start_day") < day) & (contract_day >= day) & (contract_day < day + window)
     opened = _column(episodes, "stage_0_day") < day

@@ -14,6 +14,8 @@ from which `truth.py` computes exact conversion probabilities for any as-of date
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -109,6 +111,10 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
         + rng.normal(0, 0.5, n)
     )
     fit = (raw_fit - raw_fit.mean()) / raw_fit.std()
+    opportunity_probability = sigmoid(
+        config.process.opportunity_logit[0] + config.process.opportunity_logit[1] * fit
+    )
+    advance_probability = np.stack([sigmoid(a + b * fit) for a, b in config.process.advance_logits], axis=1)
     created = np.where(rng.random(n) < 0.7, rng.uniform(-1500, 0, n), rng.uniform(0, days, n))
 
     syllables = rng.integers(0, len(vocab.NAME_SYLLABLES), (3, n))
@@ -173,9 +179,10 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
         "employees": employees,
         "revenue": revenue,
         "fit": fit,
+        "opportunity_probability": opportunity_probability,
+        "advance_probability": advance_probability,
         "created": created,
         "name": name,
-        "coined": coined,
         "domain": domain,
         "website": website,
     }
@@ -361,17 +368,6 @@ def _simulate_episodes(config: SimulationConfig, accounts: dict, rng: np.random.
     order = np.lexsort((start, account))
     account, start = account[order], start[order]
     m = len(account)
-    fit = accounts["fit"][account]
-    opportunity_probability = sigmoid(-0.3 + 1.0 * fit)
-    advance_probability = np.stack(
-        [
-            sigmoid(1.0 + 0.5 * fit),
-            sigmoid(0.3 + 0.5 * fit),
-            sigmoid(0.2 + 0.6 * fit),
-            sigmoid(1.2 + 0.5 * fit),
-        ],
-        axis=1,
-    )
     open_offset = rng.integers(p.opportunity_open_min_days, p.opportunity_open_max_days + 1, m)
     stage_days = rng.integers(p.stage_min_days, p.stage_max_days + 1, (m, 4))
     return {
@@ -379,10 +375,8 @@ def _simulate_episodes(config: SimulationConfig, accounts: dict, rng: np.random.
         "account": account,
         "start": start,
         "rate": rate,
-        "has_opportunity": rng.random(m) < opportunity_probability,
-        "opportunity_probability": opportunity_probability,
-        "advance_probability": advance_probability,
-        "advances": rng.random((m, 4)) < advance_probability,
+        "has_opportunity": rng.random(m) < accounts["opportunity_probability"][account],
+        "advances": rng.random((m, 4)) < accounts["advance_probability"][account],
         "open": start + open_offset,
         "stage_days": stage_days,
     }
@@ -423,7 +417,8 @@ def _simulate_journeys(
     episode = np.r_[np.full(len(own_person), -1), committee_episode]
     trigger = np.r_[own_start, episodes["start"][committee_episode]]
     duration = rng.integers(p.journey_min_days, p.journey_max_days + 1, len(person))
-    end = start + duration
+    # A journey ends (and its lead converts) during business hours of the day it reaches.
+    end = _business_hours(rng, start + duration)
     converts = rng.random(len(person)) < persons["conversion_probability"][person]
     keep = end >= 0
     journeys = {
@@ -439,6 +434,16 @@ def _simulate_journeys(
         0.22 * np.sqrt(persons["research"][journeys["person"]]) * rng.lognormal(0, 0.3, journeys["n"])
     )
     return journeys
+
+
+def _crm_account_created(accounts: dict, persons: dict, episodes: dict) -> np.ndarray:
+    """An account enters the CRM no later than its first linked contact or opportunity."""
+    created = accounts["created"].copy()
+    linked = persons["link_class"] == 0
+    np.minimum.at(created, persons["account"][linked], persons["created"][linked])
+    opened = episodes["has_opportunity"]
+    np.minimum.at(created, episodes["account"][opened], episodes["open"][opened])
+    return created
 
 
 def _first_conversions(config: SimulationConfig, persons: dict, journeys: dict) -> np.ndarray:
@@ -621,7 +626,7 @@ def _experience_events(
     campaign = np.concatenate([b.campaign for b in batches])[keep]
     asset = np.concatenate([b.asset for b in batches])[keep]
 
-    order = np.argsort(day)
+    order = np.argsort(day, kind="stable")
     person, day, event_type, url, campaign, asset = (
         a[order] for a in (person, day, event_type, url, campaign, asset)
     )
@@ -866,6 +871,7 @@ def _truth_tables(
                 "history_days": [config.history_days],
                 "n_persons": [config.n_persons],
                 "n_accounts": [config.accounts],
+                "process": [json.dumps(dataclasses.asdict(config.process))],
             }
         ),
         "accounts": pa.table(
@@ -875,10 +881,10 @@ def _truth_tables(
                 "created_day": pa.array(accounts["created"]),
                 "fit": pa.array(accounts["fit"]),
                 "episodes_per_day": pa.array(episodes["rate"]),
-                "opportunity_probability": pa.array(sigmoid(-0.3 + 1.0 * accounts["fit"])),
+                "opportunity_probability": pa.array(accounts["opportunity_probability"]),
                 **{
-                    f"advance_probability_{k + 1}": pa.array(sigmoid(intercept + slope * accounts["fit"]))
-                    for k, (intercept, slope) in enumerate(((1.0, 0.5), (0.3, 0.5), (0.2, 0.6), (1.2, 0.5)))
+                    f"advance_probability_{k + 1}": pa.array(accounts["advance_probability"][:, k])
+                    for k in range(accounts["advance_probability"].shape[1])
                 },
             }
         ),
@@ -932,6 +938,7 @@ def simulate_world(config: SimulationConfig, progress: Progress | None = None) -
     episodes = _simulate_episodes(config, accounts, rngs[2])
     journeys = _simulate_journeys(config, persons, episodes, rngs[3])
     converted_at = _first_conversions(config, persons, journeys)
+    accounts["created"] = _crm_account_created(accounts, persons, episodes)
     report(f"{episodes['n']:,} in-market episodes, {journeys['n']:,} buying journeys")
     events = _experience_events(config, persons, journeys, converted_at, rngs[4])
     report(f"{events.num_rows:,} experience events")

@@ -1,7 +1,7 @@
 select
     account_key,
     created_at,
-    nullif(regexp_replace(trim(account_name), '\s+', ' ', 'g'), '') as account_name,
+    {{ collapse_whitespace('account_name') }} as account_name,
     {{ website_domain('website') }} as website_domain,
     nullif(trim(industry), '') as industry,
     number_of_employees,

@@ -6,8 +6,8 @@ select
     {{ email_domain('email') }} as email_domain,
     nullif(trim(first_name), '') as first_name,
     nullif(trim(last_name), '') as last_name,
-    nullif(regexp_replace(trim(company_name), '\s+', ' ', 'g'), '') as company_name,
+    {{ collapse_whitespace('company_name') }} as company_name,
     {{ website_domain('company_website') }} as company_website_domain,
-    nullif(regexp_replace(trim(job_title), '\s+', ' ', 'g'), '') as job_title,
+    {{ collapse_whitespace('job_title') }} as job_title,
     nullif(trim(country), '') as country
 from {{ source('raw', 'persons') }}

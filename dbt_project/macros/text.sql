@@ -13,3 +13,8 @@
 {% macro url_path(expression) -%}
     coalesce(nullif(regexp_extract({{ expression }}, '^[a-zA-Z]+://[^/]+(/[^?#]*)', 1), ''), '/')
 {%- endmacro %}
+
+{# Trimmed text with runs of whitespace (including newlines) collapsed to one space; NULL if empty. #}
+{% macro collapse_whitespace(expression) -%}
+    nullif(regexp_replace(trim({{ expression }}), '\s+', ' ', 'g'), '')
+{%- endmacro %}
