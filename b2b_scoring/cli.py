@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import time
@@ -61,6 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", type=Path, required=True, help="folder for <table>/part-*.<format> files")
     simulate.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     simulate.set_defaults(command=simulate_command)
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="Ingest a landing folder into the warehouse (raw, quarantine); print a JSON report per table.",
+    )
+    ingest.add_argument("--landing", type=Path, required=True, help="folder with <table>/*.csv|*.parquet")
+    ingest.add_argument("--mapping", type=Path, help="mapping YAML (default: files already in the contract)")
+    ingest.add_argument(
+        "--dry-run", action="store_true", help="check and count only, in memory: the warehouse is not touched"
+    )
+    ingest.set_defaults(command=ingest_command)
 
     dev = commands.add_parser("dev", help=f"Start the Dagster UI on http://{UI_HOST}:$PORT (default 3000).")
     dev.set_defaults(command=dev_command)
@@ -123,6 +135,39 @@ def simulate_command(args: argparse.Namespace) -> int:
         print(f"  {name:<20} {rows}  {len(paths):>3} file(s)  {size / 1e6:9.1f} MB  {paths[0].parent}")
     log("done")
     return 0
+
+
+def ingest_command(args: argparse.Namespace) -> int:
+    """Exit 0 when every readable file was handled, 1 when a file could not be read at all."""
+    import duckdb
+
+    from b2b_scoring.lib.ingestion import MappingError, identity_mapping, ingest_landing, load_mapping
+
+    if not args.landing.is_dir():
+        raise SettingsError(f"landing folder {args.landing} does not exist")
+    try:
+        mapping = load_mapping(args.mapping) if args.mapping else identity_mapping()
+    except MappingError as error:
+        raise SettingsError(str(error)) from None
+    settings = Settings.from_env()
+    database = ":memory:" if args.dry_run else str(settings.warehouse_path)
+    if not args.dry_run:
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(database) as con:
+        reports = ingest_landing(con, args.landing, mapping, dry_run=args.dry_run)
+    print(
+        json.dumps(
+            {
+                "landing": str(args.landing),
+                "mapping": mapping.origin,
+                "warehouse": None if args.dry_run else str(settings.warehouse_path),
+                "dry_run": args.dry_run,
+                "tables": [report.to_dict() for report in reports],
+            },
+            indent=2,
+        )
+    )
+    return 1 if any(report.errors for report in reports) else 0
 
 
 def dev_command(args: argparse.Namespace) -> int:

@@ -9,8 +9,10 @@ import dagster as dg
 import duckdb
 
 from b2b_scoring.defs.automation import ALL_ASSETS_JOB
-from b2b_scoring.lib.raw_loading import RAW_SCHEMA, relation_row_counts
+from b2b_scoring.lib.contract import CONTRACTS
+from b2b_scoring.lib.ingestion import QUARANTINE_SCHEMA, RAW_SCHEMA
 from b2b_scoring.lib.settings import Settings
+from b2b_scoring.lib.sql import relation_row_counts
 from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
 
 STAGING_SCHEMA = "staging"
@@ -65,7 +67,8 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     log(f"run {result.run_id} finished; {len(evaluations)} asset checks evaluated")
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         row_counts = {
-            schema: relation_row_counts(con, schema) for schema in (RAW_SCHEMA, STAGING_SCHEMA, TRUTH_SCHEMA)
+            schema: relation_row_counts(con, schema, first=list(CONTRACTS))
+            for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA, STAGING_SCHEMA, TRUTH_SCHEMA)
         }
     return DemoOutcome(
         run_id=result.run_id,

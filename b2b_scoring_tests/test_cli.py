@@ -10,7 +10,7 @@ import pytest
 
 from b2b_scoring.cli import main
 from b2b_scoring.lib.contract import CONTRACTS
-from b2b_scoring.lib.raw_loading import load_snapshot_table
+from b2b_scoring.lib.ingestion import identity_mapping, ingest_table
 
 
 def test_simulate_writes_landing_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,7 +24,7 @@ def test_simulate_writes_landing_files(tmp_path: Path, capsys: pytest.CaptureFix
         assert f"  {table} " in printed
     assert (out / "_truth" / "persons.parquet").is_file()
     with duckdb.connect() as con:
-        assert load_snapshot_table(con, out, "persons").rows_in_table == 300
+        assert ingest_table(con, out, identity_mapping().tables["persons"]).rows_loaded == 300
 
 
 def test_bad_setting_is_a_clean_usage_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -22,8 +22,8 @@ from pathlib import Path
 import duckdb
 
 from b2b_scoring.lib.contract import CONTRACTS
+from b2b_scoring.lib.ingestion import identity_mapping, ingest_table
 from b2b_scoring.lib.raw_checks import count_required_nulls, find_duplicate_keys
-from b2b_scoring.lib.raw_loading import TimeWindow, load_snapshot_table, load_time_window
 from b2b_scoring.lib.simulator import SimulationConfig, simulate_world, write_landing_files
 
 EVENTS = "experience_events"
@@ -91,20 +91,21 @@ def main(argv: list[str] | None = None) -> int:
             stage.rows = total_rows
         del world  # the loads below read the files, as the raw assets do
 
-        whole_range = TimeWindow(
+        whole_range = (
             datetime.datetime.combine(config.start_date, datetime.time()),
             datetime.datetime.combine(config.end_date + datetime.timedelta(days=1), datetime.time()),
         )
-        last_day = TimeWindow(whole_range.end - datetime.timedelta(days=1), whole_range.end)
+        last_day = (whole_range[1] - datetime.timedelta(days=1), whole_range[1])
+        mapping = identity_mapping().tables
         with duckdb.connect(str(work_dir / "warehouse.duckdb")) as con:
-            with report.stage("load snapshot tables") as stage:
+            with report.stage("ingest snapshot tables") as stage:
                 for table in CONTRACTS:
                     if table != EVENTS:
-                        stage.rows += load_snapshot_table(con, landing_dir, table).rows_loaded
-            with report.stage("load events, all days (1 window)") as stage:
-                stage.rows = load_time_window(con, landing_dir, EVENTS, whole_range).rows_loaded
-            with report.stage("reload events, last day") as stage:
-                stage.rows = load_time_window(con, landing_dir, EVENTS, last_day).rows_loaded
+                        stage.rows += ingest_table(con, landing_dir, mapping[table], mode="replace").rows_read
+            with report.stage("ingest events, all days (1 window)") as stage:
+                stage.rows = ingest_table(con, landing_dir, mapping[EVENTS], window=whole_range).rows_read
+            with report.stage("re-ingest events, last day") as stage:
+                stage.rows = ingest_table(con, landing_dir, mapping[EVENTS], window=last_day).rows_read
             with report.stage("contract checks (all tables)") as stage:
                 for table in CONTRACTS:
                     nulls = count_required_nulls(con, table)

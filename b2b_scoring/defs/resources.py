@@ -7,6 +7,7 @@ from typing import Literal
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from b2b_scoring.lib.ingestion import LoadMode, SourceMapping, identity_mapping, load_mapping
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import SimulationConfig
 
@@ -54,11 +55,13 @@ class SimulatorResource(dg.ConfigurableResource):
 
 
 class RawSourceResource(dg.ConfigurableResource):
-    """Where raw assets read landing files: the simulator's output or the user's landing folder."""
+    """Where raw assets read landing files (the simulator's output or the user's landing folder),
+    the mapping to the contract, and how loads treat earlier rows."""
 
     source: Literal["simulator", "landing"]
     landing_dir: str
     simulator_landing_dir: str
+    mapping_path: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RawSourceResource":
@@ -66,11 +69,22 @@ class RawSourceResource(dg.ConfigurableResource):
             source=settings.source,
             landing_dir=str(settings.landing_dir),
             simulator_landing_dir=str(settings.simulator_landing_dir),
+            mapping_path=str(settings.mapping_path) if settings.mapping_path else None,
         )
 
     @property
     def input_dir(self) -> Path:
         return Path(self.simulator_landing_dir if self.source == "simulator" else self.landing_dir)
+
+    @property
+    def load_mode(self) -> LoadMode:
+        # A simulated world's files are the whole truth; a user's landing files add to what is loaded.
+        return "replace" if self.source == "simulator" else "upsert"
+
+    def mapping(self) -> SourceMapping:
+        if self.source == "simulator" or self.mapping_path is None:
+            return identity_mapping()
+        return load_mapping(Path(self.mapping_path))
 
 
 @dg.definitions

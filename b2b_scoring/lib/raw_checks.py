@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from b2b_scoring.lib.raw_loading import RAW_SCHEMA, contract_for
+from b2b_scoring.lib.contract import CONTRACTS
+from b2b_scoring.lib.ingestion import RAW_SCHEMA
 from b2b_scoring.lib.sql import fetch_single_row, quote_identifier
 
 DUPLICATE_SAMPLE_SIZE = 5
@@ -37,7 +38,7 @@ class DuplicateKeys:
 
 def count_required_nulls(con: duckdb.DuckDBPyConnection, table: str) -> NullCounts:
     """NULLs per required contract column of `raw.<table>`."""
-    contract = contract_for(table)
+    contract = CONTRACTS[table]
     columns = contract.required_columns
     counts = ", ".join(f"count(*) - count({quote_identifier(c)})" for c in columns)
     row = fetch_single_row(con, f"SELECT count(*), {counts} FROM {RAW_SCHEMA}.{quote_identifier(table)}")
@@ -48,7 +49,7 @@ def count_required_nulls(con: duckdb.DuckDBPyConnection, table: str) -> NullCoun
 
 def find_duplicate_keys(con: duckdb.DuckDBPyConnection, table: str) -> DuplicateKeys:
     """Key values of `raw.<table>` that occur more than once (NULLs compare equal), with a sample."""
-    contract = contract_for(table)
+    contract = CONTRACTS[table]
     key = ", ".join(quote_identifier(c) for c in contract.key)
     duplicates = (
         f"SELECT {key}, count(*) AS occurrences FROM {RAW_SCHEMA}.{quote_identifier(table)} "

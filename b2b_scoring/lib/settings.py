@@ -38,6 +38,7 @@ class Settings:
     data_dir: Path
     source: SourceKind
     landing_dir: Path
+    mapping_path: Path | None
     persons: int
     accounts: int | None
     seed: int
@@ -61,6 +62,7 @@ class Settings:
             data_dir=data_dir,
             source=source,  # type: ignore[arg-type]  # validated above
             landing_dir=Path(landing_dir).expanduser().resolve() if landing_dir else data_dir / "landing",
+            mapping_path=_path(env, "B2B_SCORING_MAPPING"),
             persons=_int(env, "B2B_SCORING_PERSONS", DEFAULT_PERSONS, minimum=10),
             accounts=_optional_int(env, "B2B_SCORING_ACCOUNTS", minimum=1),
             seed=_int(env, "B2B_SCORING_SEED", DEFAULT_SEED, minimum=0),
@@ -75,6 +77,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if self.mapping_path is not None and not self.mapping_path.is_file():
+            raise SettingsError(f"B2B_SCORING_MAPPING={self.mapping_path} is not a file.")
         if self.source == "simulator" and self.sim_start_date < self.start_date:
             raise SettingsError(
                 f"The simulated world starts on {self.sim_start_date}, before the first daily "
@@ -99,6 +103,11 @@ class Settings:
     @property
     def simulator_landing_dir(self) -> Path:
         return self.simulator_dir / "landing"
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = _get(env, name)
+    return Path(raw).expanduser().resolve() if raw else None
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import duckdb
@@ -49,3 +49,28 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
+    return int(fetch_single_row(con, sql, params)[0])
+
+
+def relation_row_counts(
+    con: duckdb.DuckDBPyConnection, schema: str, first: Sequence[str] = ()
+) -> dict[str, int]:
+    """Row count of every table and view in `schema`: the names in `first` in that order, then
+    the others by name."""
+    names = [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_catalog = current_database()",
+            [schema],
+        ).fetchall()
+    ]
+    order = {name: i for i, name in enumerate(first)}
+    names.sort(key=lambda name: (order.get(name, len(order)), name))
+    return {
+        name: count_rows(con, f"SELECT count(*) FROM {quote_identifier(schema)}.{quote_identifier(name)}")
+        for name in names
+    }

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from b2b_scoring.lib.raw_loading import LandingError, count_rows
+from b2b_scoring.lib.ingestion import IngestionError
 from b2b_scoring.lib.simulator import TRUTH_FOLDER, World, write_landing_files
-from b2b_scoring.lib.sql import quote_identifier, transaction
+from b2b_scoring.lib.sql import count_rows, quote_identifier, transaction
 
 TRUTH_SCHEMA = "truth"
 
@@ -38,7 +38,7 @@ def load_truth_tables(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> dict
     truth_dir = Path(landing_dir) / TRUTH_FOLDER
     paths = sorted(truth_dir.glob("*.parquet"))
     if not paths:
-        raise LandingError(f"No ground-truth Parquet files in {truth_dir}")
+        raise IngestionError(truth_dir, "no ground-truth Parquet files")
     counts: dict[str, int] = {}
     with transaction(con):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")

@@ -1,25 +1,30 @@
 """The simulated world and the raw contract tables in DuckDB, with their contract checks."""
 
+import datetime
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.defs.resources import RawSourceResource, SimulatorResource
 from b2b_scoring.lib.contract import CONTRACTS, TableContract
-from b2b_scoring.lib.raw_checks import count_required_nulls, find_duplicate_keys
-from b2b_scoring.lib.raw_loading import (
+from b2b_scoring.lib.ingestion import (
+    QUARANTINE_SCHEMA,
     RAW_SCHEMA,
-    TimeWindow,
-    load_snapshot_table,
-    load_time_window,
+    FlatExportMapping,
+    TableReport,
+    ensure_raw_table,
+    ingest_flat_export,
+    ingest_table,
 )
+from b2b_scoring.lib.raw_checks import count_required_nulls, find_duplicate_keys
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import simulate_world
-from b2b_scoring.lib.sql import preview_markdown
+from b2b_scoring.lib.sql import count_rows, preview_markdown
 from b2b_scoring.lib.world_landing import load_truth_tables, replace_world_landing_files
 from b2b_scoring.lib.world_summary import summarize_contract_tables
 
@@ -87,6 +92,48 @@ def _definition_metadata(contract: TableContract) -> dict[str, object]:
     }
 
 
+def _ingestion_metadata(
+    con: duckdb.DuckDBPyConnection, raw_source: RawSourceResource, folder: str, report: TableReport
+) -> dict[str, object]:
+    """What a data engineer checks after a load: counts that reconcile, why rows were
+    quarantined, unknown values that were kept, and a sample of the quarantined rows."""
+    metadata: dict[str, object] = {
+        "source": raw_source.source,
+        "landing_folder": dg.MetadataValue.path(str(raw_source.input_dir / folder)),
+        "landing_files": len(report.files),
+        "rows_read": report.rows_read,
+        "rows_loaded": report.rows_loaded,
+        "rows_quarantined": report.rows_quarantined,
+        "exact_duplicates_dropped": report.exact_duplicates_dropped,
+        "rows_skipped_by_mapping": report.rows_skipped,
+        "counts_reconcile": report.reconciles,
+        "quarantined_by_reason": dg.MetadataValue.json(report.quarantined_by_reason),
+        "unknown_values_kept": dg.MetadataValue.json(report.warnings),
+    }
+    if report.rows_quarantined:
+        metadata["quarantine_sample"] = dg.MetadataValue.md(
+            preview_markdown(con, QUARANTINE_SCHEMA, report.table)
+        )
+    return metadata
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection,
+    raw_source: RawSourceResource,
+    table: str,
+    window: tuple[datetime.datetime, datetime.datetime] | None = None,
+) -> dict[str, object]:
+    """Ingest one contract table from the configured landing folder; a table the source does not
+    deliver stays an empty contract table."""
+    table_mapping = raw_source.mapping().tables.get(table)
+    if table_mapping is None or not (raw_source.input_dir / table_mapping.folder).is_dir():
+        ensure_raw_table(con, CONTRACTS[table])
+        folder = table_mapping.folder if table_mapping else table
+        return {"source": raw_source.source, "landing_folder": f"no folder {raw_source.input_dir / folder}"}
+    report = ingest_table(con, raw_source.input_dir, table_mapping, mode=raw_source.load_mode, window=window)
+    return _ingestion_metadata(con, raw_source, table_mapping.folder, report)
+
+
 def build_snapshot_asset(table: str, upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     contract = CONTRACTS[table]
 
@@ -96,22 +143,18 @@ def build_snapshot_asset(table: str, upstream: Sequence[dg.AssetKey]) -> dg.Asse
         kinds={"duckdb"},
         pool="duckdb",
         deps=upstream,
-        description=f"Raw {table}, replaced whole from the landing files. {contract.description}",
+        description=(
+            f"Raw {table} from the landing files, checked row by row (bad rows to quarantine.{table}). "
+            f"{contract.description}"
+        ),
         metadata=_definition_metadata(contract),
     )
     def _snapshot(duckdb: DuckDBResource, raw_source: RawSourceResource) -> dg.MaterializeResult:
         with duckdb.get_connection() as con:
-            result = load_snapshot_table(con, raw_source.input_dir, table)
-            preview = preview_markdown(con, RAW_SCHEMA, table)
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": result.rows_in_table,
-                "source": raw_source.source,
-                "landing_files": len(result.files),
-                "landing_folder": dg.MetadataValue.path(str(raw_source.input_dir / table)),
-                "preview": dg.MetadataValue.md(preview),
-            }
-        )
+            metadata = _ingest(con, raw_source, table)
+            metadata["dagster/row_count"] = count_rows(con, f"SELECT count(*) FROM {RAW_SCHEMA}.{table}")
+            metadata["preview"] = dg.MetadataValue.md(preview_markdown(con, RAW_SCHEMA, table))
+        return dg.MaterializeResult(metadata=metadata)
 
     return _snapshot
 
@@ -130,8 +173,8 @@ def build_daily_asset(
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=(
-            f"Raw {table}, loaded by UTC day: a run replaces the rows of its partition window. "
-            f"{contract.description}"
+            f"Raw {table} by UTC day: a run replaces the rows of its partition window with the checked "
+            f"rows of the landing files (bad rows to quarantine.{table}). {contract.description}"
         ),
         metadata={**_definition_metadata(contract), "partition_expr": contract.time_column},
     )
@@ -139,27 +182,44 @@ def build_daily_asset(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, raw_source: RawSourceResource
     ) -> dg.MaterializeResult:
         # partition_time_window covers a single day and a single-run backfill range alike.
-        partition_window = context.partition_time_window
-        window = TimeWindow.from_datetimes(partition_window.start, partition_window.end)
+        window = (context.partition_time_window.start, context.partition_time_window.end)
         with duckdb.get_connection() as con:
-            result = load_time_window(con, raw_source.input_dir, table, window)
-            preview = preview_markdown(con, RAW_SCHEMA, table)
-        metadata: dict[str, object] = {
-            "dagster/row_count": result.rows_in_table,
-            "rows_loaded": result.rows_loaded,
-            "window_start": window.start.isoformat(),
-            "window_end": window.end.isoformat(),
+            metadata = _ingest(con, raw_source, table, window)
+            metadata["dagster/row_count"] = count_rows(con, f"SELECT count(*) FROM {RAW_SCHEMA}.{table}")
+            metadata["preview"] = dg.MetadataValue.md(preview_markdown(con, RAW_SCHEMA, table))
+        metadata |= {
+            "window_start": window[0].isoformat(),
+            "window_end": window[1].isoformat(),
             "partitions": len(context.partition_keys),
-            "source": raw_source.source,
-            "landing_files": len(result.files),
-            "landing_folder": dg.MetadataValue.path(str(raw_source.input_dir / table)),
-            "preview": dg.MetadataValue.md(preview),
         }
-        if len(context.partition_keys) == 1:
-            metadata["dagster/partition_row_count"] = result.rows_loaded
+        if len(context.partition_keys) == 1 and "rows_loaded" in metadata:
+            metadata["dagster/partition_row_count"] = metadata["rows_loaded"]
         return dg.MaterializeResult(metadata=metadata)
 
     return _daily
+
+
+def build_flat_export_asset(export: FlatExportMapping) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=raw_asset_key(export.name),
+        group_name="raw",
+        kinds={"duckdb"},
+        pool="duckdb",
+        description=(
+            f"Flat CRM export {export.name!r}: one row per lead (key {export.key!r}, outcome "
+            f"{export.outcome!r}), all columns as text; raw.flat_export_columns marks the columns "
+            "known only after sales contact."
+        ),
+    )
+    def _flat_export(duckdb: DuckDBResource, raw_source: RawSourceResource) -> dg.MaterializeResult:
+        with duckdb.get_connection() as con:
+            report = ingest_flat_export(con, raw_source.input_dir, export)
+            metadata = _ingestion_metadata(con, raw_source, export.folder, report)
+            metadata["dagster/row_count"] = report.rows_loaded
+            metadata["known_after_contact"] = dg.MetadataValue.json(list(export.known_after_contact))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _flat_export
 
 
 def build_contract_checks(table: str) -> dg.AssetChecksDefinition:
@@ -217,11 +277,13 @@ def raw_definitions() -> dg.Definitions:
     # Lineage follows the configured source: with your own landing files the simulated world is
     # still available, but raw tables do not come from it.
     upstream = [SIMULATED_WORLD_KEY] if settings.source == "simulator" else []
+    flat_exports = RawSourceResource.from_settings(settings).mapping().flat_exports.values()
     return dg.Definitions(
         assets=[
             b2b_world,
             *(build_snapshot_asset(table, upstream) for table in SNAPSHOT_TABLES),
             *(build_daily_asset(table, partitions_def, upstream) for table in DAILY_TABLES),
+            *(build_flat_export_asset(export) for export in flat_exports),
         ],
         asset_checks=[build_contract_checks(table) for table in CONTRACTS],
     )
