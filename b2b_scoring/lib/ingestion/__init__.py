@@ -10,6 +10,8 @@ from b2b_scoring.lib.ingestion.ingest import (
     ingest_flat_export,
     ingest_landing,
     ingest_table,
+    landing_signatures,
+    time_range,
 )
 from b2b_scoring.lib.ingestion.mapping import (
     FlatExportMapping,
@@ -36,6 +38,8 @@ __all__ = [
     "ingest_flat_export",
     "ingest_landing",
     "ingest_table",
+    "landing_signatures",
+    "time_range",
     "load_mapping",
     "parse_mapping",
 ]

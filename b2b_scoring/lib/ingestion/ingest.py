@@ -221,6 +221,55 @@ def _prepare_session(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET enable_progress_bar = false")
 
 
+def landing_signatures(landing_dir: Path, mapping: SourceMapping) -> dict[str, str]:
+    """Every mapped landing file with its modification time and size, to notice new or changed
+    files ("size:mtime_ns" by path relative to the landing folder)."""
+    signatures = {}
+    folders = [t.folder for t in mapping.tables.values()] + [e.folder for e in mapping.flat_exports.values()]
+    for folder in dict.fromkeys(folders):
+        path = Path(landing_dir) / folder
+        if path.is_dir():
+            for file in path.iterdir():
+                if file.is_file() and not file.name.startswith("."):
+                    stat = file.stat()
+                    signatures[str(file.relative_to(landing_dir))] = f"{stat.st_size}:{stat.st_mtime_ns}"
+    return signatures
+
+
+def time_range(
+    con: duckdb.DuckDBPyConnection, landing_dir: Path, table_mapping: TableMapping, paths: list[Path]
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """Earliest and latest valid time of the contract rows in the given landing files (None when
+    they hold none), read with the table's mapping; nothing is written."""
+    table = contract.CONTRACTS[table_mapping.table]
+    if table.time_column is None:
+        raise ValueError(f"table {table.name!r} has no time column")
+    _prepare_session(con)
+    with _session(con):
+        params = _Params()
+        now = _naive_utc(dt.datetime.now(dt.UTC))
+        selects = [
+            _mapped_select(table, table_mapping, _open_file(con, path, i), spec, params, now, "true")
+            for i, path in enumerate(paths)
+            for spec in table_mapping.rows
+        ]
+        if not selects:
+            return None
+        params.create(con)
+        time_column = quote_identifier(table.time_column)
+        earliest, latest = con.execute(
+            f"SELECT min({time_column}), max({time_column}) FROM ({' UNION ALL '.join(selects)}) "
+            f"WHERE {VALID}"
+        ).fetchall()[0]
+    if earliest is None:
+        return None
+    return _as_datetime(earliest), _as_datetime(latest)
+
+
+def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+
+
 @contextmanager
 def _session(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One transaction for the whole table; temp objects are dropped whatever happens."""
