@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--dry-run", action="store_true", help="check and count only, in memory: the warehouse is not touched"
     )
+    ingest.add_argument(
+        "--quarantine-out",
+        type=Path,
+        help="also write the quarantined rows of each table to DIR/<table>.csv (spreadsheet-safe)",
+    )
     ingest.set_defaults(command=ingest_command)
 
     dev = commands.add_parser("dev", help=f"Start the Dagster UI on http://{UI_HOST}:$PORT (default 3000).")
@@ -141,7 +146,13 @@ def ingest_command(args: argparse.Namespace) -> int:
     """Exit 0 when every readable file was handled, 1 when a file could not be read at all."""
     import duckdb
 
-    from b2b_scoring.lib.ingestion import MappingError, identity_mapping, ingest_landing, load_mapping
+    from b2b_scoring.lib.ingestion import (
+        MappingError,
+        export_quarantine,
+        identity_mapping,
+        ingest_landing,
+        load_mapping,
+    )
 
     if not args.landing.is_dir():
         raise SettingsError(f"landing folder {args.landing} does not exist")
@@ -155,6 +166,10 @@ def ingest_command(args: argparse.Namespace) -> int:
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(database) as con:
         reports = ingest_landing(con, args.landing, mapping, dry_run=args.dry_run)
+        if args.quarantine_out and not args.dry_run:
+            for report in reports:
+                if report.rows_quarantined:
+                    export_quarantine(con, report.table, args.quarantine_out / f"{report.table}.csv")
     print(
         json.dumps(
             {

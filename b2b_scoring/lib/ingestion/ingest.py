@@ -23,6 +23,7 @@ from typing import Literal
 import duckdb
 
 from b2b_scoring.lib import contract
+from b2b_scoring.lib.exports import export_csv
 from b2b_scoring.lib.ingestion.mapping import ColumnSource, FlatExportMapping, SourceMapping, TableMapping
 from b2b_scoring.lib.sql import quote_identifier, transaction
 
@@ -600,6 +601,19 @@ def _write_quarantine(
             """,
             {"relation": source.relation},
         )
+
+
+def export_quarantine(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> int:
+    """Write quarantine.<table> to a spreadsheet-safe CSV for review; returns the rows written."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _quarantine_export AS SELECT source_file, source_row, row_spec, "
+        f"array_to_string(reasons, '; ') AS reasons, CAST(original AS VARCHAR) AS original, ingested_at "
+        f"FROM {QUARANTINE_SCHEMA}.{quote_identifier(table)} ORDER BY source_file, source_row"
+    )
+    try:
+        return export_csv(con, "_quarantine_export", path)
+    finally:
+        con.execute("DROP VIEW IF EXISTS _quarantine_export")
 
 
 def _enumeration_warnings(con: duckdb.DuckDBPyConnection, table: contract.TableContract) -> dict[str, int]:
