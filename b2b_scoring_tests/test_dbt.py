@@ -16,6 +16,7 @@ from b2b_scoring.defs.raw.assets import raw_definitions
 from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib import contract
 from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, manifest_is_stale
+from b2b_scoring.lib.simulator.vocabulary import FREE_MAIL_DOMAINS
 from b2b_scoring_tests.conftest import TINY_END_DATE, TINY_RANGE_TAGS, tiny_world_settings
 
 
@@ -98,8 +99,8 @@ def test_staging_normalizes_domains_and_paths(staged) -> None:
         assert bad_domains == 0
         linked_email_matches = con.execute(
             "select avg((p.email_domain = a.website_domain)::int) from staging.stg_persons p "
-            "join staging.stg_accounts a using (account_key) where p.email_domain not in "
-            "('gmail.com','yahoo.com','outlook.com','hotmail.com','icloud.com','aol.com','gmx.de','web.de')"
+            "join staging.stg_accounts a using (account_key) where NOT list_contains(?, p.email_domain)",
+            [list(FREE_MAIL_DOMAINS)],
         ).fetchall()[0][0]
         assert linked_email_matches > 0.8
         paths = {

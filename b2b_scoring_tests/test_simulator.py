@@ -18,6 +18,7 @@ from b2b_scoring.lib.simulator import (
     true_conversion_probability,
     write_landing_files,
 )
+from b2b_scoring.lib.simulator.vocabulary import FREE_MAIL_DOMAINS
 
 END = dt.date(2026, 6, 30)
 CONFIG = SimulationConfig(n_persons=6_000, end_date=END, seed=11)
@@ -153,15 +154,15 @@ def test_unlinked_persons_carry_noisy_but_traceable_company_evidence(db):
         """
         select
             avg((split_part(lower(email), '@', 2) = a.domain)::int) as exact_email_domain,
-            avg((split_part(lower(email), '@', 2) in ('gmail.com','yahoo.com','outlook.com','hotmail.com',
-                 'icloud.com','aol.com','gmx.de','web.de'))::int) as free_mail,
+            avg(list_contains(?, split_part(lower(email), '@', 2))::int) as free_mail,
             avg((lower(p.company_name) = lower(acc.account_name))::int) as exact_name
         from persons p
         join truth_persons t using (person_key)
         join truth_accounts a on a.account_key = t.true_account_key
         join accounts acc on acc.account_key = t.true_account_key
         where t.link_class = 'known_unlinked' and email is not null and p.company_name is not null
-        """
+        """,
+        [list(FREE_MAIL_DOMAINS)],
     ).fetchall()[0]
     exact_email_domain, free_mail, exact_name = evidence
     assert 0.6 < exact_email_domain < 0.95

@@ -18,6 +18,14 @@ def pick(values: Sequence[str], index: np.ndarray) -> pa.Array:
     return pa.array(list(values), pa.string()).take(indices)
 
 
+def pick_in_groups(rng: np.random.Generator, groups: Sequence[Sequence[str]], group: np.ndarray) -> pa.Array:
+    """For each row, one value drawn uniformly from the group the row belongs to."""
+    flat = [value for values in groups for value in values]
+    sizes = np.array([len(values) for values in groups])
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    return pick(flat, starts[group] + (rng.random(len(group)) * sizes[group]).astype(int))
+
+
 def encoded(values: Sequence[str] | pa.Array, index: np.ndarray) -> pa.DictionaryArray:
     """values[index] dictionary-encoded (cheap for long columns of few distinct values);
     negative indices become nulls."""

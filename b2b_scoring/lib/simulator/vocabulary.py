@@ -443,28 +443,22 @@ SENIORITY_TITLE_PATTERNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def title_vocabulary() -> tuple[list[str], np.ndarray, np.ndarray]:
-    """All job-title spellings with their true function and seniority indices, grouped by
-    (function, seniority) so a combination's variants are contiguous."""
-    titles: list[str] = []
-    functions: list[int] = []
-    seniorities: list[int] = []
+def title_groups() -> list[list[str]]:
+    """The job-title spellings of each (function, seniority), at index
+    function * len(SENIORITIES) + seniority."""
+    groups = []
     for f, _ in enumerate(FUNCTIONS):
-        for s, seniority in enumerate(SENIORITIES):
+        for seniority in SENIORITIES:
             if seniority == "C-Level":
-                variants = list(C_LEVEL_TITLES[f])
-            else:
-                variants = [
-                    pattern.format(f=word, r=role)
-                    for pattern in SENIORITY_TITLE_PATTERNS[seniority]
-                    for word, role in zip(FUNCTION_TITLE_WORDS[f], FUNCTION_ROLES[f] * 2, strict=False)
-                    if "{f}" in pattern or "{r}" in pattern
-                ]
-                variants = list(dict.fromkeys(variants))
-            titles.extend(variants)
-            functions.extend([f] * len(variants))
-            seniorities.extend([s] * len(variants))
-    return titles, np.array(functions), np.array(seniorities)
+                groups.append(list(C_LEVEL_TITLES[f]))
+                continue
+            variants = [
+                pattern.format(f=word, r=role)
+                for pattern in SENIORITY_TITLE_PATTERNS[seniority]
+                for word, role in zip(FUNCTION_TITLE_WORDS[f], FUNCTION_ROLES[f] * 2, strict=False)
+            ]
+            groups.append(list(dict.fromkeys(variants)))
+    return groups
 
 
 # Website pages, by how strongly visiting them signals buying intent.

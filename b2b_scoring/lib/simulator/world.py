@@ -139,13 +139,7 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
             (0.4, None),
         ],
     )
-    suffix_lists = vocab.COUNTRY_LEGAL_SUFFIXES
-    suffix_words = [s for suffixes in suffix_lists for s in suffixes]
-    suffix_start = np.r_[0, np.cumsum([len(s) for s in suffix_lists])[:-1]]
-    suffix_count = np.array([len(s) for s in suffix_lists])
-    suffix = strings.pick(
-        suffix_words, suffix_start[country] + (rng.random(n) * suffix_count[country]).astype(int)
-    )
+    suffix = strings.pick_in_groups(rng, vocab.COUNTRY_LEGAL_SUFFIXES, country)
     has_suffix = rng.random(n) < 0.85
     name = pc.fill_null(strings.concat(coined, " ", generic), coined)
     name = strings.where(has_suffix, strings.concat(name, " ", suffix), name)
@@ -196,13 +190,7 @@ def _simulate_persons(config: SimulationConfig, accounts: dict, rng: np.random.G
     seniority = rng.choice(len(vocab.SENIORITIES), n, p=_normalized(vocab.SENIORITY_SHARE))
     fit = accounts["fit"][account]
 
-    titles, title_function, title_seniority = vocab.title_vocabulary()
-    combo_of_title = title_function * len(vocab.SENIORITIES) + title_seniority
-    combos = len(vocab.FUNCTIONS) * len(vocab.SENIORITIES)
-    combo_count = np.bincount(combo_of_title, minlength=combos)
-    combo_start = np.r_[0, np.cumsum(combo_count)[:-1]]
-    combo = function * len(vocab.SENIORITIES) + seniority
-    title = strings.pick(titles, combo_start[combo] + (rng.random(n) * combo_count[combo]).astype(int))
+    title = strings.pick_in_groups(rng, vocab.title_groups(), function * len(vocab.SENIORITIES) + seniority)
     title_noise = rng.random(n)
     title = strings.where(title_noise < 0.08, pc.utf8_lower(title), title)
     title = strings.where((title_noise >= 0.08) & (title_noise < 0.11), pc.utf8_upper(title), title)
@@ -799,18 +787,13 @@ def _sales_dispositions(
     person, disposition, day = person[keep], disposition[keep], day[keep]
     order = np.lexsort((person, day))
     person, disposition, day = person[order], disposition[order], day[order]
-    reasons = [r for d in contract.DISPOSITIONS for r in vocab.DISPOSITION_REASONS[d]]
-    reason_start = np.r_[
-        0, np.cumsum([len(vocab.DISPOSITION_REASONS[d]) for d in contract.DISPOSITIONS])[:-1]
-    ]
-    reason_count = np.array([len(vocab.DISPOSITION_REASONS[d]) for d in contract.DISPOSITIONS])
-    reason = reason_start[disposition] + (rng.random(len(person)) * reason_count[disposition]).astype(int)
+    reason_groups = [vocab.DISPOSITION_REASONS[d] for d in contract.DISPOSITIONS]
     return pa.table(
         {
             "person_key": persons["key"].take(pa.array(person)),
             "disposition": strings.pick(contract.DISPOSITIONS, disposition),
             "timestamp": _to_timestamps(config, day),
-            "reason": strings.pick(reasons, reason),
+            "reason": strings.pick_in_groups(rng, reason_groups, disposition),
         }
     )
 
