@@ -128,3 +128,56 @@ def test_daily_pipeline_ingests_the_folder_and_quarantines_bad_rows(landing, set
         events = con.execute("SELECT count(*) FROM raw.experience_events").fetchall()[0][0]
         assert events == world.tables["experience_events"].num_rows + 2
         assert con.execute("SELECT count(*) FROM staging.stg_experience_events").fetchall()[0][0] == events
+
+
+def test_a_flat_export_in_the_mapping_becomes_a_raw_asset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing_dir = tmp_path / "landing"
+    (landing_dir / "leads").mkdir(parents=True)
+    (landing_dir / "leads" / "leads.csv").write_text(
+        "Lead Id,Lead Source,Converted,Lead Quality\n"
+        "L1,Google,1,High\nL2,Select,0,\nL3,google,0,Low\n,Web,1,\n"
+    )
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        "flat_exports:\n"
+        "  web_leads:\n"
+        "    folder: leads\n"
+        "    key: Lead Id\n"
+        "    outcome: Converted\n"
+        "    positive_outcome_values: ['1']\n"
+        "    known_after_contact: [Lead Quality]\n"
+        "    missing_values: ['', Select]\n"
+    )
+    for name, value in {
+        "B2B_SCORING_SOURCE": "landing",
+        "B2B_SCORING_LANDING_DIR": str(landing_dir),
+        "B2B_SCORING_MAPPING": str(mapping),
+    }.items():
+        monkeypatch.setenv(name, value)
+    definitions = defs()
+    key = dg.AssetKey(["raw", "web_leads"])
+    assets = [a for a in definitions.resolve_asset_graph().assets_defs if key in a.keys]
+    result = dg.materialize(assets)  # resolved assets carry their resources
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("raw__web_leads")
+    assert materialization.metadata["rows_loaded"].value == 3
+    assert materialization.metadata["quarantined_by_reason"].value == {"missing_required:Lead Id": 1}
+    settings = Settings.from_env()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute(
+            "SELECT lead_id, lead_source, outcome FROM raw.web_leads ORDER BY 1"
+        ).fetchall() == [
+            ("L1", "Google", True),
+            ("L2", None, False),
+            ("L3", "google", False),
+        ]
+        assert con.execute(
+            "SELECT column_name, role FROM raw.flat_export_columns WHERE export = 'web_leads' ORDER BY 1"
+        ).fetchall() == [
+            ("converted", "outcome"),
+            ("lead_id", "key"),
+            ("lead_quality", "known_after_contact"),
+            ("lead_source", "attribute"),
+        ]
