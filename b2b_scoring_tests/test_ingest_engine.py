@@ -242,3 +242,24 @@ def test_relation_row_counts_lists_the_given_tables_first(tmp_path: Path, con) -
     con.execute("CREATE TABLE raw.aaa_notes (x INTEGER)")
     counts = relation_row_counts(con, "raw", first=["persons", "accounts"])
     assert list(counts.items()) == [("persons", 2), ("accounts", 1), ("aaa_notes", 0)]
+
+
+def test_counts_must_be_whole_numbers_and_infinity_is_no_time(tmp_path: Path, con) -> None:
+    write_csv(
+        tmp_path / "accounts" / "a.csv",
+        "account_key,created_at,number_of_employees\na1,2025-01-01,12\na2,2025-01-01,12.5\na3,infinity,3\n",
+    )
+    write_parquet(
+        tmp_path / "accounts" / "b.parquet",
+        pa.table({"account_key": ["a4", "a5"], "created_at": [DAY, DAY], "number_of_employees": [7.0, 7.5]}),
+    )
+    report = ingest_table(con, tmp_path, IDENTITY["accounts"], now=NOW)
+    assert report.quarantined_by_reason == {"unparseable:created_at": 1, "unparseable:number_of_employees": 2}
+    assert con.execute("SELECT account_key, number_of_employees FROM raw.accounts ORDER BY 1").fetchall() == [
+        ("a1", 12),
+        ("a4", 7),
+    ]
+    originals = con.execute(
+        "SELECT original->>'number_of_employees' FROM quarantine.accounts ORDER BY 1"
+    ).fetchall()
+    assert originals == [("12.5",), ("3",), ("7.5",)]

@@ -307,7 +307,7 @@ def _open_file(con: duckdb.DuckDBPyConnection, path: Path, index: int) -> _Sourc
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     except duckdb.Error as error:
         raise IngestionError(
-            path, f"cannot be read as {path.suffix.lstrip('.').upper()}: {_first_line(error)}"
+            path, f"cannot be read as {path.suffix.lstrip('.').upper()}: {_explanation(error)}"
         ) from None
     columns = {
         name.lower(): (name, column_type) for name, column_type, *_ in described if name != "_source_row"
@@ -324,8 +324,15 @@ def _path_literal(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+def _explanation(error: Exception) -> str:
+    """DuckDB's message without its suggestions (which name options of DuckDB, not the data)."""
+    lines = []
+    for line in str(error).strip().splitlines():
+        if line.strip().lower().startswith("possible solution"):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return " ".join(lines)[:500]
 
 
 def _mapped_select(
@@ -446,17 +453,24 @@ def _source_value(
 
 
 def _typed_value(value: str, value_type: str, target_type: str, formats: Callable[[], str]) -> str:
+    """SQL typing `value` as the contract type; NULL where it does not parse."""
     if value_type == target_type:
         return value
     if target_type in ("TIMESTAMP", "DATE") and value_type == "VARCHAR":
-        # ISO 8601 first (offsets honoured, the session is UTC), then the mapping's formats.
+        # ISO 8601 first (offsets honoured, the session is UTC), then the mapping's formats;
+        # DuckDB's words 'infinity' / '-infinity' are not times.
         parsed = (
             f"coalesce(CAST(TRY_CAST(trim({value}) AS TIMESTAMPTZ) AS TIMESTAMP), "
             f"CAST(try_strptime(trim({value}), {formats()}) AS TIMESTAMP))"
         )
+        parsed = f"(CASE WHEN isfinite({parsed}) THEN {parsed} END)"
         return parsed if target_type == "TIMESTAMP" else f"CAST({parsed} AS DATE)"
-    if target_type in ("BIGINT", "DOUBLE") and value_type == "VARCHAR":
-        return f"TRY_CAST(trim({value}) AS {target_type})"
+    if target_type == "BIGINT":
+        # Whole numbers only: a count of 12.5 is an error to show, not a value to round.
+        number = f"TRY_CAST(trim(CAST({value} AS VARCHAR)) AS DOUBLE)"
+        return f"(CASE WHEN {number} = trunc({number}) THEN TRY_CAST({number} AS BIGINT) END)"
+    if target_type == "DOUBLE" and value_type == "VARCHAR":
+        return f"TRY_CAST(trim({value}) AS DOUBLE)"
     return f"TRY_CAST({value} AS {target_type})"
 
 
@@ -592,7 +606,8 @@ def _write_quarantine(
         )
     for source in files:
         original = ", ".join(
-            f"{quote_identifier(name)} := f.{quote_identifier(name)}" for name, _ in source.columns.values()
+            f"{quote_identifier(name)} := CAST(f.{quote_identifier(name)} AS VARCHAR)"
+            for name, _ in source.columns.values()
         )
         con.execute(
             f"""
