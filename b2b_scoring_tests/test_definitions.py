@@ -51,7 +51,7 @@ def test_raw_events_are_daily_partitioned_with_single_run_backfills(definitions:
 def test_blocking_contract_checks_on_every_raw_table(definitions: dg.Definitions) -> None:
     checks = definitions.resolve_asset_graph().asset_check_keys
     for key in RAW_KEYS:
-        assert dg.AssetCheckKey(key, "required_columns_not_null") in checks
+        assert dg.AssetCheckKey(key, "required_not_null") in checks
         assert dg.AssetCheckKey(key, "key_unique") in checks
     specs = [spec for checks_def in definitions.asset_checks or [] for spec in checks_def.check_specs]
     assert specs and all(spec.blocking for spec in specs)

@@ -9,6 +9,7 @@ import pytest
 from b2b_scoring.defs.raw.assets import raw_definitions
 from b2b_scoring.defs.resources import SimulatorResource, resources
 from b2b_scoring.lib.contract import CONTRACTS
+from b2b_scoring.lib.quality import CHECKS_BY_TABLE
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import simulate_world
 from b2b_scoring_tests.conftest import TINY_END_DATE, TINY_RANGE_TAGS, tiny_world_settings
@@ -43,7 +44,7 @@ def test_run_succeeds_with_all_checks_passing(tiny_warehouse) -> None:
     _, result, _, _ = tiny_warehouse
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 2 * len(CONTRACTS)
+    assert len(evaluations) == sum(len(CHECKS_BY_TABLE[table]) for table in CONTRACTS)
     assert all(e.passed for e in evaluations)
 
 

@@ -23,7 +23,7 @@ import duckdb
 
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.ingestion import identity_mapping, ingest_table
-from b2b_scoring.lib.raw_checks import count_required_nulls, find_duplicate_keys
+from b2b_scoring.lib.quality import raw_table_checks
 from b2b_scoring.lib.simulator import SimulationConfig, simulate_world, write_landing_files
 
 EVENTS = "experience_events"
@@ -106,13 +106,17 @@ def main(argv: list[str] | None = None) -> int:
                 stage.rows = ingest_table(con, landing_dir, mapping[EVENTS], window=whole_range).rows_read
             with report.stage("re-ingest events, last day") as stage:
                 stage.rows = ingest_table(con, landing_dir, mapping[EVENTS], window=last_day).rows_read
-            with report.stage("contract checks (all tables)") as stage:
-                for table in CONTRACTS:
-                    nulls = count_required_nulls(con, table)
-                    if not (nulls.passed and find_duplicate_keys(con, table).passed):
-                        print(f"contract check failed on raw.{table}", file=sys.stderr)
-                        return 1
-                    stage.rows += nulls.rows
+        with report.stage("quality checks (GX, all tables)") as stage:
+            for table in CONTRACTS:
+                failed = [
+                    r.check_name
+                    for r in raw_table_checks(work_dir / "warehouse.duckdb", table)
+                    if not r.passed
+                ]
+                if failed:
+                    print(f"quality checks failed on raw.{table}: {failed}", file=sys.stderr)
+                    return 1
+            stage.rows = total_rows
         report.print_total()
     return 0
 

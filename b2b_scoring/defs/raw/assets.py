@@ -1,4 +1,4 @@
-"""The simulated world and the raw contract tables in DuckDB, with their contract checks."""
+"""The simulated world and the raw contract tables in DuckDB, with their quality checks."""
 
 import datetime
 import time
@@ -21,7 +21,7 @@ from b2b_scoring.lib.ingestion import (
     ingest_flat_export,
     ingest_table,
 )
-from b2b_scoring.lib.raw_checks import count_required_nulls, find_duplicate_keys
+from b2b_scoring.lib.quality import CHECKS_BY_TABLE, Severity, raw_table_checks
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import simulate_world
 from b2b_scoring.lib.sql import count_rows, preview_markdown
@@ -32,8 +32,6 @@ SIMULATED_WORLD_KEY = dg.AssetKey(["simulator", "b2b_world"])
 # Event tables loaded by daily partition; every other contract table is a snapshot replaced whole.
 DAILY_TABLES = ("experience_events",)
 SNAPSHOT_TABLES = tuple(name for name in CONTRACTS if name not in DAILY_TABLES)
-REQUIRED_NOT_NULL_CHECK = "required_columns_not_null"
-KEY_UNIQUE_CHECK = "key_unique"
 
 
 def raw_asset_key(table: str) -> dg.AssetKey:
@@ -222,50 +220,32 @@ def build_flat_export_asset(export: FlatExportMapping) -> dg.AssetsDefinition:
     return _flat_export
 
 
-def build_contract_checks(table: str) -> dg.AssetChecksDefinition:
-    """Blocking checks of a loaded raw table: required columns have no NULLs, the key is unique."""
-    contract = CONTRACTS[table]
+def build_quality_checks(table: str) -> dg.AssetChecksDefinition:
+    """The Great Expectations checks of one raw table, one Dagster check per check name: ERROR
+    failures block downstream assets, WARN failures (unknown values kept) only warn."""
     key = raw_asset_key(table)
+    specs = [
+        dg.AssetCheckSpec(name, asset=key, blocking=True, description=f"[{severity}] {description}")
+        for name, severity, description in CHECKS_BY_TABLE[table]
+    ]
 
-    @dg.multi_asset_check(
-        name=f"{table}_contract_checks",
-        specs=[
-            dg.AssetCheckSpec(
-                REQUIRED_NOT_NULL_CHECK,
-                asset=key,
-                blocking=True,
-                description=f"Required columns ({', '.join(contract.required_columns)}) have no NULLs.",
-            ),
-            dg.AssetCheckSpec(
-                KEY_UNIQUE_CHECK,
-                asset=key,
-                blocking=True,
-                description=f"The key ({', '.join(contract.key)}) identifies one row.",
-            ),
-        ],
-        pool="duckdb",
-    )
+    @dg.multi_asset_check(name=f"{table}_quality_checks", specs=specs, pool="duckdb")
     def _checks(duckdb: DuckDBResource):
-        with duckdb.get_connection() as con:
-            nulls = count_required_nulls(con, table)
-            duplicates = find_duplicate_keys(con, table)
-        yield dg.AssetCheckResult(
-            check_name=REQUIRED_NOT_NULL_CHECK,
-            asset_key=key,
-            passed=nulls.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"rows": nulls.rows, **{f"nulls/{c}": n for c, n in nulls.nulls_by_column.items()}},
-        )
-        yield dg.AssetCheckResult(
-            check_name=KEY_UNIQUE_CHECK,
-            asset_key=key,
-            passed=duplicates.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "duplicated_keys": duplicates.duplicated_keys,
-                "sample": dg.MetadataValue.json([[str(v) for v in row] for row in duplicates.sample]),
-            },
-        )
+        for result in raw_table_checks(Path(duckdb.database), table):
+            yield dg.AssetCheckResult(
+                check_name=result.check_name,
+                asset_key=key,
+                passed=result.passed,
+                severity=dg.AssetCheckSeverity.ERROR
+                if result.severity == Severity.ERROR
+                else dg.AssetCheckSeverity.WARN,
+                description=result.description,
+                metadata={
+                    "unexpected_count": result.unexpected_count,
+                    "element_count": result.element_count,
+                    "failing_sample": dg.MetadataValue.json(result.sample),
+                },
+            )
 
     return _checks
 
@@ -285,5 +265,5 @@ def raw_definitions() -> dg.Definitions:
             *(build_daily_asset(table, partitions_def, upstream) for table in DAILY_TABLES),
             *(build_flat_export_asset(export) for export in flat_exports),
         ],
-        asset_checks=[build_contract_checks(table) for table in CONTRACTS],
+        asset_checks=[build_quality_checks(table) for table in CONTRACTS],
     )
