@@ -164,7 +164,7 @@ def ingest_command(args: argparse.Namespace) -> int:
     database = ":memory:" if args.dry_run else str(settings.warehouse_path)
     if not args.dry_run:
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(database) as con:
+    with duckdb.connect(database, config=settings.duckdb_config) as con:
         reports = ingest_landing(con, args.landing, mapping, dry_run=args.dry_run)
         if args.quarantine_out and not args.dry_run:
             for report in reports:

@@ -22,6 +22,7 @@ import duckdb
 from b2b_scoring.lib.contract import EVENT_TYPES
 from b2b_scoring.lib.ingestion import identity_mapping, ingest_table
 from b2b_scoring.lib.quality import raw_table_checks
+from b2b_scoring.lib.settings import Settings
 
 
 def peak_rss_gib() -> float:
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             f"in {time.perf_counter() - began:.1f} s ({landing})"
         )
         total = 0.0
-        with duckdb.connect(str(warehouse)) as con:
+        with duckdb.connect(str(warehouse), config=Settings.from_env().duckdb_config) as con:
             for table in ("persons", "experience_events"):
                 began = time.perf_counter()
                 report = ingest_table(con, landing, mapping[table], mode="replace")

@@ -24,6 +24,7 @@ import duckdb
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.ingestion import identity_mapping, ingest_table
 from b2b_scoring.lib.quality import raw_table_checks
+from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import SimulationConfig, simulate_world, write_landing_files
 
 EVENTS = "experience_events"
@@ -97,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         last_day = (whole_range[1] - datetime.timedelta(days=1), whole_range[1])
         mapping = identity_mapping().tables
-        with duckdb.connect(str(work_dir / "warehouse.duckdb")) as con:
+        with duckdb.connect(
+            str(work_dir / "warehouse.duckdb"), config=Settings.from_env().duckdb_config
+        ) as con:
             with report.stage("ingest snapshot tables") as stage:
                 for table in CONTRACTS:
                     if table != EVENTS:

@@ -11,10 +11,6 @@ from b2b_scoring.lib.ingestion import LoadMode, SourceMapping, identity_mapping,
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import SimulationConfig
 
-# Extensions the loaders need (parquet, icu, json) are built into the duckdb wheel; never try
-# the network for others.
-WAREHOUSE_CONNECTION_CONFIG = {"autoinstall_known_extensions": False}
-
 
 class WarehouseResource(DuckDBResource):
     """The project's DuckDB file; creates its folder before the first connection."""
@@ -93,7 +89,7 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "duckdb": WarehouseResource(
-                database=str(settings.warehouse_path), connection_config=WAREHOUSE_CONNECTION_CONFIG
+                database=str(settings.warehouse_path), connection_config=settings.duckdb_config
             ),
             "simulator": SimulatorResource.from_settings(settings),
             "raw_source": RawSourceResource.from_settings(settings),

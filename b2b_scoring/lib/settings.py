@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ DEFAULT_HISTORY_DAYS = 730
 # default world's first day when this project started (2026-11) keeps fitting it forever, because
 # that first day only moves forward. Longer histories need an earlier B2B_SCORING_START_DATE.
 DEFAULT_START_DATE = datetime.date(2024, 11, 1)
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
+MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
 
 
 class SettingsError(ValueError):
@@ -39,6 +42,7 @@ class Settings:
     source: SourceKind
     landing_dir: Path
     mapping_path: Path | None
+    duckdb_memory_limit: str
     persons: int
     accounts: int | None
     seed: int
@@ -63,6 +67,7 @@ class Settings:
             source=source,  # type: ignore[arg-type]  # validated above
             landing_dir=Path(landing_dir).expanduser().resolve() if landing_dir else data_dir / "landing",
             mapping_path=_path(env, "B2B_SCORING_MAPPING"),
+            duckdb_memory_limit=_get(env, "B2B_SCORING_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT,
             persons=_int(env, "B2B_SCORING_PERSONS", DEFAULT_PERSONS, minimum=10),
             accounts=_optional_int(env, "B2B_SCORING_ACCOUNTS", minimum=1),
             seed=_int(env, "B2B_SCORING_SEED", DEFAULT_SEED, minimum=0),
@@ -77,6 +82,11 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if not MEMORY_LIMIT.fullmatch(self.duckdb_memory_limit):
+            raise SettingsError(
+                f"B2B_SCORING_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r} is not a size "
+                "such as 4GB or 512MB."
+            )
         if self.mapping_path is not None and not self.mapping_path.is_file():
             raise SettingsError(f"B2B_SCORING_MAPPING={self.mapping_path} is not a file.")
         if self.source == "simulator" and self.sim_start_date < self.start_date:
@@ -91,6 +101,12 @@ class Settings:
     def sim_start_date(self) -> datetime.date:
         """First simulated day: `history_days` days ending on `sim_end_date` inclusive."""
         return self.sim_end_date - datetime.timedelta(days=self.history_days - 1)
+
+    @property
+    def duckdb_config(self) -> dict[str, str | bool]:
+        """DuckDB settings for every connection to the warehouse: bounded memory (DuckDB spills
+        to disk beyond it) and no extension downloads on an offline machine."""
+        return {"memory_limit": self.duckdb_memory_limit, "autoinstall_known_extensions": False}
 
     @property
     def warehouse_path(self) -> Path:

@@ -172,7 +172,9 @@ def ingest_table(
     window: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> TableReport:
     """Ingest the landing files of one contract table (only rows whose time is in the half-open
-    window, when given, replacing that window). Raises IngestionError for an unreadable file."""
+    window, when given, replacing that window). Raises IngestionError for an unreadable file.
+    Duplicate keys are resolved among the rows read: with a window, a key repeated in another
+    window (an event whose time was corrected) is left to the key_unique quality check."""
     table = contract.CONTRACTS[table_mapping.table]
     folder = Path(landing_dir) / table_mapping.folder
     if not folder.is_dir():
@@ -192,18 +194,23 @@ def ingest_table(
                 raise ValueError(f"table {table.name!r} has no time column and cannot be loaded by window")
             time_column = quote_identifier(table.time_column)
             in_scope = (
-                f"({time_column} IS NULL OR ({time_column} >= {params.add(window[0])} "
-                f"AND {time_column} < {params.add(window[1])}))"
+                f"(mapped.{time_column} IS NULL OR (mapped.{time_column} >= {params.add(window[0])} "
+                f"AND mapped.{time_column} < {params.add(window[1])}))"
             )
         selects = [
-            _mapped_select(table, table_mapping, source, spec, params, now, in_scope)
+            _mapped_select(table, table_mapping, source, spec, params, now)
             for source in files
             for spec in table_mapping.rows
         ]
         if not selects:
             return report
         params.create(con)
-        con.execute(f"CREATE TEMP TABLE _staged AS {' UNION ALL '.join(selects)}")
+        # Only the window's rows (and rows without a valid time) are staged: a daily run reads
+        # one day from time-sorted Parquet instead of all of history.
+        con.execute(
+            f"CREATE TEMP TABLE _staged AS SELECT mapped.* "
+            f"FROM ({' UNION ALL '.join(selects)}) AS mapped, _params WHERE {in_scope}"
+        )
         _find_exceptions(con, table)
         _exclude_exceptions(con)
         _count_exceptions(con, report)
@@ -212,7 +219,7 @@ def ingest_table(
         else:
             report.rows_loaded = _write(con, table, files, mode, window)
             report.warnings = _enumeration_warnings(con, table)
-        report.rows_read = con.execute("SELECT count(*) FROM _staged WHERE _in_scope").fetchall()[0][0]
+        report.rows_read = con.execute("SELECT count(*) FROM _staged").fetchall()[0][0]
     return report
 
 
@@ -250,7 +257,7 @@ def time_range(
         params = _Params()
         now = _naive_utc(dt.datetime.now(dt.UTC))
         selects = [
-            _mapped_select(table, table_mapping, _open_file(con, path, i), spec, params, now, "true")
+            _mapped_select(table, table_mapping, _open_file(con, path, i), spec, params, now)
             for i, path in enumerate(paths)
             for spec in table_mapping.rows
         ]
@@ -342,7 +349,6 @@ def _mapped_select(
     spec,
     params: _Params,
     now: dt.datetime,
-    in_scope: str,
 ) -> str:
     """SELECT of the contract columns (typed), the broken rules (NULL when none) and the
     provenance of each row."""
@@ -405,12 +411,12 @@ def _mapped_select(
         f"{source_column(c, 'skip_when_missing')[0]} IS NULL" for c in spec.skip_when_missing
     )
     return (
-        f"SELECT staged.*, {in_scope} AS _in_scope FROM (SELECT {', '.join(typed)}, "
+        f"SELECT {', '.join(typed)}, "
         f"{_reasons_expression(reasons)} AS _reasons, "
         f"{skipped or 'false'} AS _skipped, "
         f"{params.add(str(source.path))} AS _source_file, _source_row, {params.add(spec.name)} AS _row_spec, "
         f"{params.add(source.relation)} AS _relation, false AS _excluded "
-        f"FROM {source.relation}, _params) AS staged, _params"
+        f"FROM {source.relation}, _params"
     )
 
 
@@ -497,18 +503,18 @@ def _find_exceptions(con: duckdb.DuckDBPyConnection, table: contract.TableContra
             SELECT hash({keys}) AS _key_hash FROM _staged WHERE {VALID} GROUP BY ALL HAVING count(*) > 1
         ),
         ranked AS (
-            SELECT {PROVENANCE}, _relation, _in_scope,
+            SELECT {PROVENANCE}, _relation,
                    row_number() OVER (PARTITION BY {columns} ORDER BY {NEWEST_FIRST}) AS _copy,
                    row_number() OVER (PARTITION BY {keys} ORDER BY {NEWEST_FIRST}) AS _key_rank
             FROM _staged
             WHERE {VALID} AND hash({keys}) IN (SELECT _key_hash FROM repeated)
         )
-        SELECT {PROVENANCE}, _relation, _in_scope,
+        SELECT {PROVENANCE}, _relation,
                CASE WHEN _copy > 1 THEN 'exact_duplicate' ELSE 'duplicate_key' END AS _outcome,
                ['duplicate_key'] AS reasons
         FROM ranked WHERE _key_rank > 1
         UNION ALL
-        SELECT {PROVENANCE}, _relation, _in_scope,
+        SELECT {PROVENANCE}, _relation,
                CASE WHEN _skipped THEN 'skipped' ELSE 'quarantined' END, _reasons
         FROM _staged WHERE NOT ({VALID})
         """
@@ -524,22 +530,20 @@ def _exclude_exceptions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _count_exceptions(con: duckdb.DuckDBPyConnection, report: TableReport) -> None:
-    counts = dict(
-        con.execute("SELECT _outcome, count(*) FROM _exceptions WHERE _in_scope GROUP BY 1").fetchall()
-    )
+    counts = dict(con.execute("SELECT _outcome, count(*) FROM _exceptions GROUP BY 1").fetchall())
     report.exact_duplicates_dropped = counts.get("exact_duplicate", 0)
     report.rows_skipped = counts.get("skipped", 0)
     report.rows_quarantined = counts.get("quarantined", 0) + counts.get("duplicate_key", 0)
     report.quarantined_by_reason = dict(
         con.execute(
             "SELECT reason, count(*) FROM (SELECT unnest(reasons) AS reason FROM _exceptions "
-            "WHERE _in_scope AND _outcome IN ('quarantined', 'duplicate_key')) GROUP BY 1 ORDER BY 1"
+            "WHERE _outcome IN ('quarantined', 'duplicate_key')) GROUP BY 1 ORDER BY 1"
         ).fetchall()
     )
 
 
 def _loadable_rows(columns: str) -> str:
-    return f"SELECT {columns} FROM _staged WHERE {VALID} AND _in_scope AND NOT _excluded"
+    return f"SELECT {columns} FROM _staged WHERE {VALID} AND NOT _excluded"
 
 
 def _count_loadable(con: duckdb.DuckDBPyConnection) -> int:
@@ -595,7 +599,7 @@ def _write_quarantine(
         f"CREATE TABLE IF NOT EXISTS {target} (source_file VARCHAR, source_row BIGINT, row_spec VARCHAR, "
         f"reasons VARCHAR[], original JSON, ingested_at TIMESTAMP)"
     )
-    quarantined = "_in_scope AND _outcome IN ('quarantined', 'duplicate_key')"
+    quarantined = "_outcome IN ('quarantined', 'duplicate_key')"
     if replace_all:
         con.execute(f"DELETE FROM {target}")
     else:
@@ -707,7 +711,7 @@ def ingest_flat_export(
             CREATE TEMP TABLE _staged AS
             SELECT *, list_contains({positive}, trim({outcome})) AS outcome,
                    {_reasons_expression(reasons)} AS _reasons,
-                   false AS _skipped, 'rows' AS _row_spec, true AS _in_scope, false AS _excluded
+                   false AS _skipped, 'rows' AS _row_spec, false AS _excluded
             FROM ({" UNION ALL ".join(selects)}), _params
             """
         )
