@@ -132,35 +132,26 @@ def _ingest(
     return _ingestion_metadata(con, raw_source, table_mapping.folder, report)
 
 
-def build_snapshot_asset(table: str, upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
-    contract = CONTRACTS[table]
-
-    @dg.asset(
-        key=raw_asset_key(table),
-        group_name="raw",
-        kinds={"duckdb"},
-        pool="duckdb",
-        deps=upstream,
-        description=(
-            f"Raw {table} from the landing files, checked row by row (bad rows to quarantine.{table}). "
-            f"{contract.description}"
-        ),
-        metadata=_definition_metadata(contract),
-    )
-    def _snapshot(duckdb: DuckDBResource, raw_source: RawSourceResource) -> dg.MaterializeResult:
-        with duckdb.get_connection() as con:
-            metadata = _ingest(con, raw_source, table)
-            metadata["dagster/row_count"] = count_rows(con, f"SELECT count(*) FROM {RAW_SCHEMA}.{table}")
-            metadata["preview"] = dg.MetadataValue.md(preview_markdown(con, RAW_SCHEMA, table))
-        return dg.MaterializeResult(metadata=metadata)
-
-    return _snapshot
-
-
-def build_daily_asset(
-    table: str, partitions_def: dg.PartitionsDefinition, upstream: Sequence[dg.AssetKey]
+def build_raw_asset(
+    table: str, upstream: Sequence[dg.AssetKey], partitions_def: dg.PartitionsDefinition | None = None
 ) -> dg.AssetsDefinition:
+    """raw.<table> from the landing files, checked row by row. Snapshot tables load whole; a
+    daily-partitioned table replaces its partition window (a single run covers any range)."""
     contract = CONTRACTS[table]
+    how = (
+        "by UTC day: a run replaces its partition window with the checked rows of the landing files"
+        if partitions_def
+        else "from the landing files, checked row by row"
+    )
+    partitioning = (
+        {
+            "partitions_def": partitions_def,
+            "backfill_policy": dg.BackfillPolicy.single_run(),
+            "metadata": {**_definition_metadata(contract), "partition_expr": contract.time_column},
+        }
+        if partitions_def
+        else {"metadata": _definition_metadata(contract)}
+    )
 
     @dg.asset(
         key=raw_asset_key(table),
@@ -168,33 +159,31 @@ def build_daily_asset(
         kinds={"duckdb"},
         pool="duckdb",
         deps=upstream,
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        description=(
-            f"Raw {table} by UTC day: a run replaces the rows of its partition window with the checked "
-            f"rows of the landing files (bad rows to quarantine.{table}). {contract.description}"
-        ),
-        metadata={**_definition_metadata(contract), "partition_expr": contract.time_column},
+        description=f"Raw {table} {how} (bad rows to quarantine.{table}). {contract.description}",
+        **partitioning,
     )
-    def _daily(
+    def _raw(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, raw_source: RawSourceResource
     ) -> dg.MaterializeResult:
-        # partition_time_window covers a single day and a single-run backfill range alike.
-        window = (context.partition_time_window.start, context.partition_time_window.end)
+        window = None
+        if partitions_def:
+            # partition_time_window covers a single day and a single-run backfill range alike.
+            window = (context.partition_time_window.start, context.partition_time_window.end)
         with duckdb.get_connection() as con:
             metadata = _ingest(con, raw_source, table, window)
             metadata["dagster/row_count"] = count_rows(con, f"SELECT count(*) FROM {RAW_SCHEMA}.{table}")
             metadata["preview"] = dg.MetadataValue.md(preview_markdown(con, RAW_SCHEMA, table))
-        metadata |= {
-            "window_start": window[0].isoformat(),
-            "window_end": window[1].isoformat(),
-            "partitions": len(context.partition_keys),
-        }
-        if len(context.partition_keys) == 1 and "rows_loaded" in metadata:
-            metadata["dagster/partition_row_count"] = metadata["rows_loaded"]
+        if window is not None:
+            metadata |= {
+                "window_start": window[0].isoformat(),
+                "window_end": window[1].isoformat(),
+                "partitions": len(context.partition_keys),
+            }
+            if len(context.partition_keys) == 1 and "rows_loaded" in metadata:
+                metadata["dagster/partition_row_count"] = metadata["rows_loaded"]
         return dg.MaterializeResult(metadata=metadata)
 
-    return _daily
+    return _raw
 
 
 def build_flat_export_asset(export: FlatExportMapping) -> dg.AssetsDefinition:
@@ -261,8 +250,8 @@ def raw_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[
             b2b_world,
-            *(build_snapshot_asset(table, upstream) for table in SNAPSHOT_TABLES),
-            *(build_daily_asset(table, partitions_def, upstream) for table in DAILY_TABLES),
+            *(build_raw_asset(table, upstream) for table in SNAPSHOT_TABLES),
+            *(build_raw_asset(table, upstream, partitions_def) for table in DAILY_TABLES),
             *(build_flat_export_asset(export) for export in flat_exports),
         ],
         asset_checks=[build_quality_checks(table) for table in CONTRACTS],
