@@ -132,6 +132,7 @@ def ingest_landing(
 
 @dataclass(frozen=True)
 class _SourceFile:
+    index: int  # position in name order; rows carry it instead of the path
     path: Path
     relation: str  # a temp table or view holding the file, with _source_row
     columns: dict[str, tuple[str, str]]  # lower-cased name -> (name, DuckDB type)
@@ -198,13 +199,14 @@ def ingest_table(
                 f"AND mapped.{time_column} < {params.add(window[1])}))"
             )
         selects = [
-            _mapped_select(table, table_mapping, source, spec, params, now)
+            _mapped_select(table, table_mapping, source, spec_index, params, now)
             for source in files
-            for spec in table_mapping.rows
+            for spec_index in range(len(table_mapping.rows))
         ]
         if not selects:
             return report
         params.create(con)
+        _register_provenance(con, files, [spec.name for spec in table_mapping.rows])
         # Only the window's rows (and rows without a valid time) are staged: a daily run reads
         # one day from time-sorted Parquet instead of all of history.
         con.execute(
@@ -257,9 +259,9 @@ def time_range(
         params = _Params()
         now = _naive_utc(dt.datetime.now(dt.UTC))
         selects = [
-            _mapped_select(table, table_mapping, _open_file(con, path, i), spec, params, now)
-            for i, path in enumerate(paths)
-            for spec in table_mapping.rows
+            _mapped_select(table, table_mapping, source, spec_index, params, now)
+            for source in (_open_file(con, path, i) for i, path in enumerate(paths))
+            for spec_index in range(len(table_mapping.rows))
         ]
         if not selects:
             return None
@@ -319,7 +321,7 @@ def _open_file(con: duckdb.DuckDBPyConnection, path: Path, index: int) -> _Sourc
     columns = {
         name.lower(): (name, column_type) for name, column_type, *_ in described if name != "_source_row"
     }
-    return _SourceFile(path=path, relation=relation, columns=columns)
+    return _SourceFile(index=index, path=path, relation=relation, columns=columns)
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
@@ -346,12 +348,13 @@ def _mapped_select(
     table: contract.TableContract,
     table_mapping: TableMapping,
     source: _SourceFile,
-    spec,
+    spec_index: int,
     params: _Params,
     now: dt.datetime,
 ) -> str:
     """SELECT of the contract columns (typed), the broken rules (NULL when none) and the
     provenance of each row."""
+    spec = table_mapping.rows[spec_index]
 
     def missing_values() -> list[str]:
         return params.shared_each("missing_values", table_mapping.missing_values)
@@ -414,8 +417,7 @@ def _mapped_select(
         f"SELECT {', '.join(typed)}, "
         f"{_reasons_expression(reasons)} AS _reasons, "
         f"{skipped or 'false'} AS _skipped, "
-        f"{params.add(str(source.path))} AS _source_file, _source_row, {params.add(spec.name)} AS _row_spec, "
-        f"{params.add(source.relation)} AS _relation, false AS _excluded "
+        f"{source.index} AS _file, _source_row, {spec_index} AS _spec, false AS _excluded "
         f"FROM {source.relation}, _params"
     )
 
@@ -485,8 +487,9 @@ def _key_columns(table: contract.TableContract) -> list[str]:
 
 
 VALID = "_reasons IS NULL AND NOT _skipped"
-PROVENANCE = "_source_file, _source_row, _row_spec"
-NEWEST_FIRST = "_source_file DESC, _source_row DESC"
+# Rows carry small integers (file, spec) instead of names; `_register_provenance` maps them back.
+PROVENANCE = "_file, _source_row, _spec"
+NEWEST_FIRST = "_file DESC, _source_row DESC"
 
 
 def _find_exceptions(con: duckdb.DuckDBPyConnection, table: contract.TableContract) -> None:
@@ -503,18 +506,18 @@ def _find_exceptions(con: duckdb.DuckDBPyConnection, table: contract.TableContra
             SELECT hash({keys}) AS _key_hash FROM _staged WHERE {VALID} GROUP BY ALL HAVING count(*) > 1
         ),
         ranked AS (
-            SELECT {PROVENANCE}, _relation,
+            SELECT {PROVENANCE},
                    row_number() OVER (PARTITION BY {columns} ORDER BY {NEWEST_FIRST}) AS _copy,
                    row_number() OVER (PARTITION BY {keys} ORDER BY {NEWEST_FIRST}) AS _key_rank
             FROM _staged
             WHERE {VALID} AND hash({keys}) IN (SELECT _key_hash FROM repeated)
         )
-        SELECT {PROVENANCE}, _relation,
+        SELECT {PROVENANCE},
                CASE WHEN _copy > 1 THEN 'exact_duplicate' ELSE 'duplicate_key' END AS _outcome,
                ['duplicate_key'] AS reasons
         FROM ranked WHERE _key_rank > 1
         UNION ALL
-        SELECT {PROVENANCE}, _relation,
+        SELECT {PROVENANCE},
                CASE WHEN _skipped THEN 'skipped' ELSE 'quarantined' END, _reasons
         FROM _staged WHERE NOT ({VALID})
         """
@@ -524,8 +527,8 @@ def _find_exceptions(con: duckdb.DuckDBPyConnection, table: contract.TableContra
 def _exclude_exceptions(con: duckdb.DuckDBPyConnection) -> None:
     """Flag the staged rows that are not loaded (few), so loading needs no anti-join."""
     con.execute(
-        "UPDATE _staged s SET _excluded = true FROM _exceptions e WHERE e._source_file = s._source_file "
-        "AND e._source_row = s._source_row AND e._row_spec = s._row_spec"
+        "UPDATE _staged s SET _excluded = true FROM _exceptions e WHERE e._file = s._file "
+        "AND e._source_row = s._source_row AND e._spec = s._spec"
     )
 
 
@@ -588,6 +591,13 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: contract.TableContra
     return target
 
 
+def _register_provenance(con: duckdb.DuckDBPyConnection, files: list[_SourceFile], specs: list[str]) -> None:
+    con.execute("CREATE TEMP TABLE _file_names (file INTEGER, path VARCHAR)")
+    con.executemany("INSERT INTO _file_names VALUES (?, ?)", [(f.index, str(f.path)) for f in files])
+    con.execute("CREATE TEMP TABLE _spec_names (spec INTEGER, name VARCHAR)")
+    con.executemany("INSERT INTO _spec_names VALUES (?, ?)", list(enumerate(specs)))
+
+
 def _write_quarantine(
     con: duckdb.DuckDBPyConnection, table: str, files: list[_SourceFile], replace_all: bool
 ) -> None:
@@ -604,9 +614,10 @@ def _write_quarantine(
         con.execute(f"DELETE FROM {target}")
     else:
         con.execute(
-            f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM _exceptions q WHERE {quarantined} "
-            f"AND q._source_file = t.source_file AND q._source_row = t.source_row "
-            f"AND q._row_spec = t.row_spec)"
+            f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM _exceptions q "
+            f"JOIN _file_names n ON n.file = q._file JOIN _spec_names r ON r.spec = q._spec "
+            f"WHERE {quarantined} AND n.path = t.source_file AND q._source_row = t.source_row "
+            f"AND r.name = t.row_spec)"
         )
     for source in files:
         original = ", ".join(
@@ -616,12 +627,14 @@ def _write_quarantine(
         con.execute(
             f"""
             INSERT INTO {target}
-            SELECT q._source_file, q._source_row, q._row_spec, q.reasons,
+            SELECT n.path, q._source_row, r.name, q.reasons,
                    to_json(struct_pack({original})) AS original, now()::TIMESTAMP
-            FROM _exceptions q JOIN {source.relation} f ON f._source_row = q._source_row
-            WHERE {quarantined} AND q._relation = $relation
-            """,
-            {"relation": source.relation},
+            FROM _exceptions q
+            JOIN {source.relation} f ON f._source_row = q._source_row
+            JOIN _file_names n ON n.file = q._file
+            JOIN _spec_names r ON r.spec = q._spec
+            WHERE {quarantined} AND q._file = {source.index}
+            """
         )
 
 
@@ -695,8 +708,7 @@ def ingest_flat_export(
                     value = _unless_missing(f"CAST({quote_identifier(found[0])} AS VARCHAR)", missing)
                 values.append(f"{value} AS {quote_identifier(targets[name])}")
             selects.append(
-                f"SELECT {', '.join(values)}, {params.add(str(f.path))} AS _source_file, _source_row, "
-                f"{params.add(f.relation)} AS _relation FROM {f.relation}, _params"
+                f"SELECT {', '.join(values)}, {f.index} AS _file, _source_row FROM {f.relation}, _params"
             )
         key_name = targets[_source_name(source_names, export.key)]
         key = quote_identifier(key_name)
@@ -706,12 +718,13 @@ def ingest_flat_export(
             f"CASE WHEN {outcome} IS NULL THEN 'missing_required:' || {params.add(export.outcome)} END",
         ]
         params.create(con)
+        _register_provenance(con, files, ["rows"])
         con.execute(
             f"""
             CREATE TEMP TABLE _staged AS
             SELECT *, list_contains({positive}, trim({outcome})) AS outcome,
                    {_reasons_expression(reasons)} AS _reasons,
-                   false AS _skipped, 'rows' AS _row_spec, false AS _excluded
+                   false AS _skipped, 0 AS _spec, false AS _excluded
             FROM ({" UNION ALL ".join(selects)}), _params
             """
         )
@@ -730,10 +743,14 @@ def ingest_flat_export(
             return report
         target = f"{RAW_SCHEMA}.{quote_identifier(export.name)}"
         loaded_columns = ", ".join(
-            [*(quote_identifier(targets[n]) for n in source_names), "outcome", "_source_file", "_source_row"]
+            [*(quote_identifier(targets[n]) for n in source_names), "outcome", "_file", "_source_row"]
         )
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-        con.execute(f"CREATE OR REPLACE TABLE {target} AS {_loadable_rows(loaded_columns)}")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {target} AS SELECT loaded.* EXCLUDE (_file), n.path AS _source_file "
+            f"FROM ({_loadable_rows(loaded_columns)}) AS loaded JOIN _file_names n ON n.file = loaded._file "
+            f"ORDER BY _source_file, _source_row"
+        )
         report.rows_loaded = con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
         _write_quarantine(con, export.name, files, replace_all=True)
         roles = {
