@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 
 from b2b_scoring.defs.automation import ALL_ASSETS_JOB
+from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.ingestion import QUARANTINE_SCHEMA, RAW_SCHEMA
 from b2b_scoring.lib.settings import Settings
@@ -16,9 +17,6 @@ from b2b_scoring.lib.sql import relation_row_counts
 from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
 
 STAGING_SCHEMA = "staging"
-# Run tags that make one run cover a partition range (a single-run backfill).
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     )
     result = job.execute_in_process(
         instance=instance,
-        tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
+        tags=partition_range_tags(first, last),
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     evaluations = result.get_asset_check_evaluations()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.lib.settings import Settings
 
 # A small, fixed world: 60 days ending 2025-06-30, partitions from 2025-05-01.
@@ -31,10 +32,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 # Run tags that make one run cover every partition of the tiny world (a single-run backfill).
-TINY_RANGE_TAGS = {
-    "dagster/asset_partition_range_start": TINY_ENV["B2B_SCORING_START_DATE"],
-    "dagster/asset_partition_range_end": TINY_END_DATE.isoformat(),
-}
+TINY_RANGE_TAGS = partition_range_tags(TINY_ENV["B2B_SCORING_START_DATE"], TINY_END_DATE.isoformat())
 
 
 def tiny_world_env(data_dir: Path) -> dict[str, str]:

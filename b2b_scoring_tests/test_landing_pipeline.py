@@ -12,7 +12,8 @@ import pytest
 
 from b2b_scoring.definitions import defs
 from b2b_scoring.defs.automation import DAILY_PIPELINE_JOB
-from b2b_scoring.defs.raw.sensors import LANDING_SENSOR, PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from b2b_scoring.defs.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from b2b_scoring.defs.raw.sensors import LANDING_SENSOR
 from b2b_scoring.defs.resources import RawSourceResource
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import SimulationConfig, simulate_world, write_landing_files

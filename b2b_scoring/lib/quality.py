@@ -54,7 +54,7 @@ from b2b_scoring.lib.contract import (
     STAGE_ATTRIBUTE,
     TableContract,
 )
-from b2b_scoring.lib.ingestion.ingest import FUTURE_TOLERANCE, RAW_SCHEMA, TIMESTAMP_FLOOR
+from b2b_scoring.lib.ingestion.ingest import FUTURE_TOLERANCE, RAW_SCHEMA, TIMESTAMP_FLOOR, naive_utc
 
 SAMPLE_SIZE = 5
 
@@ -335,7 +335,7 @@ def raw_table_checks(warehouse_path: Path, table: str, now: dt.datetime | None =
     timestamps are naive UTC, as in the raw contract. The file is opened read-only.
     """
     contract = CONTRACTS[table]
-    now = _naive_utc(now or dt.datetime.now(dt.UTC))
+    now = naive_utc(now or dt.datetime.now(dt.UTC))
     path = Path(warehouse_path)
     expectation_results = _validate(path, contract, _build_expectations(contract, now))
     screen = [r for r in expectation_results if r.expectation_config.type == _UNIQUE_SCREEN]
@@ -348,12 +348,6 @@ def raw_table_checks(warehouse_path: Path, table: str, now: dt.datetime | None =
 
 
 _UNIQUE_SCREEN = "expect_column_proportion_of_unique_values_to_be_between"
-
-
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _ephemeral_context() -> Any:

@@ -7,15 +7,13 @@ import dagster as dg
 import duckdb
 
 from b2b_scoring.defs.automation import DAILY_PIPELINE_JOB
-from b2b_scoring.defs.partitions import daily_partitions
+from b2b_scoring.defs.partitions import daily_partitions, partition_range_tags
 from b2b_scoring.defs.raw.assets import DAILY_TABLES
 from b2b_scoring.defs.resources import RawSourceResource
 from b2b_scoring.lib.ingestion import SourceMapping, landing_signatures, time_range
 from b2b_scoring.lib.settings import Settings
 
 LANDING_SENSOR = "landing_files_sensor"
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def build_landing_sensor(partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.SensorDefinition:
@@ -44,7 +42,7 @@ def build_landing_sensor(partitions_def: dg.TimeWindowPartitionsDefinition) -> d
             run_requests=[
                 dg.RunRequest(
                     run_key=run_key,
-                    tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
+                    tags=partition_range_tags(first, last),
                 )
             ],
             cursor=json.dumps(current, sort_keys=True),

@@ -180,9 +180,9 @@ def ingest_table(
     folder = Path(landing_dir) / table_mapping.folder
     if not folder.is_dir():
         raise IngestionError(folder, f"landing folder of table {table.name!r} not found")
-    now = _naive_utc(now or dt.datetime.now(dt.UTC))
+    now = naive_utc(now or dt.datetime.now(dt.UTC))
     if window is not None:
-        window = (_naive_utc(window[0]), _naive_utc(window[1]))
+        window = (naive_utc(window[0]), naive_utc(window[1]))
     report = TableReport(table=table.name)
     _prepare_session(con)
     with _session(con):
@@ -257,7 +257,7 @@ def time_range(
     _prepare_session(con)
     with _session(con):
         params = _Params()
-        now = _naive_utc(dt.datetime.now(dt.UTC))
+        now = naive_utc(dt.datetime.now(dt.UTC))
         selects = [
             _mapped_select(table, table_mapping, source, spec_index, params, now)
             for source in (_open_file(con, path, i) for i, path in enumerate(paths))
@@ -324,7 +324,8 @@ def _open_file(con: duckdb.DuckDBPyConnection, path: Path, index: int) -> _Sourc
     return _SourceFile(index=index, path=path, relation=relation, columns=columns)
 
 
-def _naive_utc(value: dt.datetime) -> dt.datetime:
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """The same moment as a naive UTC datetime (how the warehouse stores times)."""
     return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
