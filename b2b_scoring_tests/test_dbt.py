@@ -1,5 +1,6 @@
 """The dbt project: argument building, and staging models built by Dagster on a tiny world."""
 
+import datetime
 import json
 import os
 from pathlib import Path
@@ -15,22 +16,45 @@ from b2b_scoring.defs.features.dbt import defs as dbt_definitions
 from b2b_scoring.defs.raw.assets import raw_definitions
 from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib import contract
-from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, manifest_is_stale
+from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, as_of_window, build_dbt_args, manifest_is_stale
+from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator.vocabulary import FREE_MAIL_DOMAINS
 from b2b_scoring_tests.conftest import TINY_END_DATE, TINY_RANGE_TAGS, tiny_world_settings
 
 
 def test_dbt_args_pass_an_absolute_warehouse_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    args = build_dbt_args(Path("data/warehouse.duckdb"))
+    args = build_dbt_args(Settings.from_env({}), Path("data/warehouse.duckdb"))
     assert args[:2] == ["build", "--vars"]
     # dbt runs inside dbt_project/, so a relative path would point at another file.
-    assert json.loads(args[2]) == {"warehouse_path": str(tmp_path / "data" / "warehouse.duckdb")}
+    assert json.loads(args[2]) == {
+        "warehouse_path": str(tmp_path / "data" / "warehouse.duckdb"),
+        "duckdb_memory_limit": "4GB",
+        "engagement_half_life_days": 14,
+    }
+
+
+def test_dbt_args_carry_the_as_of_window_and_settings() -> None:
+    settings = Settings.from_env(
+        {"B2B_SCORING_ENGAGEMENT_HALF_LIFE_DAYS": "30", "B2B_SCORING_DUCKDB_MEMORY_LIMIT": "2GB"}
+    )
+    dbt_vars = json.loads(build_dbt_args(settings, Path("/w.duckdb"), as_of=("2025-01-02", "2025-01-05"))[2])
+    assert dbt_vars["as_of_start"] == "2025-01-02" and dbt_vars["as_of_end"] == "2025-01-05"
+    assert dbt_vars["engagement_half_life_days"] == 30 and dbt_vars["duckdb_memory_limit"] == "2GB"
 
 
 def test_full_refresh_is_passed_on() -> None:
-    assert build_dbt_args(Path("/w.duckdb"), full_refresh=True)[-1] == "--full-refresh"
-    assert "--full-refresh" not in build_dbt_args(Path("/w.duckdb"))
+    settings = Settings.from_env({})
+    assert build_dbt_args(settings, Path("/w.duckdb"), full_refresh=True)[-1] == "--full-refresh"
+    assert "--full-refresh" not in build_dbt_args(settings, Path("/w.duckdb"))
+
+
+def test_partition_days_map_to_the_next_as_of_date() -> None:
+    # Day P's events are "strictly before" P + 1: its features are as of P + 1, so the morning
+    # run on P + 1 scores with everything up to the end of yesterday.
+    start, end = datetime.datetime(2025, 3, 1), datetime.datetime(2025, 3, 4)
+    assert as_of_window(start, end) == ("2025-03-02", "2025-03-05")
+    assert as_of_window(start, start + datetime.timedelta(days=1)) == ("2025-03-02", "2025-03-03")
 
 
 def test_manifest_is_stale_when_missing_or_older_than_a_model(tmp_path: Path) -> None:

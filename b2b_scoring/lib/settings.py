@@ -29,6 +29,7 @@ DEFAULT_HISTORY_DAYS = 730
 # that first day only moves forward. Longer histories need an earlier B2B_SCORING_START_DATE.
 DEFAULT_START_DATE = datetime.date(2024, 11, 1)
 DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
+DEFAULT_ENGAGEMENT_HALF_LIFE_DAYS = 14
 MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
 
 
@@ -49,6 +50,7 @@ class Settings:
     sim_end_date: datetime.date
     history_days: int
     start_date: datetime.date
+    engagement_half_life_days: int
     dagster_home: Path
 
     @classmethod
@@ -74,6 +76,9 @@ class Settings:
             sim_end_date=_date(env, "B2B_SCORING_SIM_END_DATE") or yesterday_utc(),
             history_days=_int(env, "B2B_SCORING_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, minimum=30),
             start_date=_date(env, "B2B_SCORING_START_DATE") or DEFAULT_START_DATE,
+            engagement_half_life_days=_int(
+                env, "B2B_SCORING_ENGAGEMENT_HALF_LIFE_DAYS", DEFAULT_ENGAGEMENT_HALF_LIFE_DAYS, minimum=1
+            ),
             dagster_home=(
                 Path(dagster_home).expanduser().resolve() if dagster_home else data_dir / "dagster_home"
             ),

@@ -1,5 +1,6 @@
-"""dbt models (staging views now; point-in-time features next) as Dagster assets; dbt tests
-become asset checks."""
+"""dbt models as Dagster assets: staging views, profile snapshots, seeds and the weekly feature
+history in one unpartitioned step; the daily feature tables per daily partition. dbt tests become
+asset checks."""
 
 import os
 from collections.abc import Iterator, Mapping
@@ -10,7 +11,16 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, dbt_executable, manifest_is_stale
+from b2b_scoring.defs.partitions import daily_partitions
+from b2b_scoring.lib.dbt_args import (
+    DAILY_PARTITIONED_SELECTOR,
+    DBT_PROJECT_DIR,
+    as_of_window,
+    build_dbt_args,
+    dbt_executable,
+    manifest_is_stale,
+)
+from b2b_scoring.lib.settings import Settings
 
 
 @cache
@@ -26,46 +36,62 @@ def dbt_project() -> DbtProject:
 
 
 class B2BDbtTranslator(DagsterDbtTranslator):
-    """Groups dbt models by their folder (staging, features) and names them [schema, model]."""
+    """Groups models by their folder (staging, intermediate, features); seeds and snapshots,
+    which feed staging, join the staging group."""
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
-        if props["resource_type"] != "model":
+        if props["resource_type"] in ("seed", "snapshot"):
+            group = "staging"
+        elif props["resource_type"] == "model":
+            group = props["fqn"][1] if len(props["fqn"]) > 2 else "dbt"
+        else:
             return spec
-        folder = props["fqn"][1] if len(props["fqn"]) > 2 else "dbt"
-        return spec.replace_attributes(group_name=folder).merge_attributes(kinds={"duckdb"})
+        return spec.replace_attributes(group_name=group).merge_attributes(kinds={"duckdb"})
 
 
 class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-@cache
-def dbt_models() -> dg.AssetsDefinition:
+def build_dbt_assets(settings: Settings, partitioned: bool) -> dg.AssetsDefinition:
+    """The dbt models selected by DAILY_PARTITIONED_SELECTOR (daily partitions, one run per
+    backfill range) or all the others."""
     project = dbt_project()
+    selection = {"select": DAILY_PARTITIONED_SELECTOR} if partitioned else {"exclude": DAILY_PARTITIONED_SELECTOR}
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         dagster_dbt_translator=B2BDbtTranslator(),
         pool="duckdb",
-        name="dbt_models",
+        name="dbt_daily_features" if partitioned else "dbt_models",
+        partitions_def=daily_partitions(settings) if partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
+        **selection,
     )
-    def _dbt_models(
+    def _dbt_assets(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource, config: DbtBuildConfig
     ) -> Iterator[Any]:
-        args = build_dbt_args(duckdb.database, full_refresh=config.full_refresh)
+        window = context.partition_time_window if partitioned else None
+        args = build_dbt_args(
+            settings,
+            duckdb.database,
+            full_refresh=config.full_refresh,
+            as_of=as_of_window(window.start, window.end) if window else None,
+        )
         yield from dbt.cli(args, context=context).stream()
 
-    return _dbt_models
+    return _dbt_assets
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    settings = Settings.from_env()
     return dg.Definitions(
-        assets=[dbt_models()],
+        assets=[build_dbt_assets(settings, partitioned=False), build_dbt_assets(settings, partitioned=True)],
         resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},
     )
