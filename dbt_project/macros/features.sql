@@ -51,7 +51,8 @@ select
     sum(case when engagement_events > 0 then 1 else 0 end) as active_days_90d,
     sum(case when days_before > 7 and days_before <= 28 then engagement_events else 0 end)
         as engagement_events_prior_21d,
-    sum(engagement_events * pow(0.5, days_before / {{ var('engagement_half_life_days') }}))
+    -- Rounded: parallel sums of doubles differ in the last bits from run to run.
+    round(sum(engagement_events * pow(0.5, days_before / {{ var('engagement_half_life_days') }})), 6)
         as engagement_score
 from by_as_of_date
 group by person_key, as_of_date
@@ -101,7 +102,7 @@ committee as (
         {%- for column in windowed_activity_columns() %}
         coalesce(sum(activity.{{ column }}), 0) as {{ column }},
         {%- endfor %}
-        coalesce(sum(activity.engagement_score), 0) as engagement_score
+        round(coalesce(sum(activity.engagement_score), 0), 6) as engagement_score
     from members
     left join activity
         on members.person_key = activity.person_key and members.as_of_date = activity.as_of_date
@@ -132,7 +133,7 @@ intent as (
         count(*) as intent_signals_30d,
         count(*) filter (where intent_reaching.days_before <= 7) as intent_signals_7d,
         max(intent_reaching.intensity) as intent_max_intensity_30d,
-        avg(intent_reaching.intensity) as intent_mean_intensity_30d
+        round(avg(intent_reaching.intensity), 6) as intent_mean_intensity_30d
     from intent_reaching
     join as_of_dates
         on cast(intent_reaching.signal_date + intent_reaching.days_before as date) = as_of_dates.as_of_date

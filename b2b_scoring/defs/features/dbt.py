@@ -61,7 +61,9 @@ def build_dbt_assets(settings: Settings, partitioned: bool) -> dg.AssetsDefiniti
     """The dbt models selected by DAILY_PARTITIONED_SELECTOR (daily partitions, one run per
     backfill range) or all the others."""
     project = dbt_project()
-    selection = {"select": DAILY_PARTITIONED_SELECTOR} if partitioned else {"exclude": DAILY_PARTITIONED_SELECTOR}
+    selection = (
+        {"select": DAILY_PARTITIONED_SELECTOR} if partitioned else {"exclude": DAILY_PARTITIONED_SELECTOR}
+    )
 
     @dbt_assets(
         manifest=project.manifest_path,

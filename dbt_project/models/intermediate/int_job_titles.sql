@@ -3,10 +3,11 @@
 -- spaces ("Sr. Dir, Mktg" -> " sr dir mktg "), and a keyword matches whole words. Per dimension
 -- the highest-priority keyword wins, the longer keyword on ties. A title with no seniority
 -- keyword is an individual contributor.
+-- Titles come from the current persons and from every earlier profile version.
 with titles as (
-    select distinct job_title
-    from {{ ref('stg_persons') }}
-    where job_title is not null
+    select job_title from {{ ref('stg_persons') }} where job_title is not null
+    union
+    select job_title from {{ ref('persons_snapshot') }} where job_title is not null
 ),
 
 normalized as (
