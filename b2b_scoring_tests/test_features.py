@@ -1,20 +1,27 @@
 """Point-in-time feature tables built by dbt through Dagster on the tiny simulated world."""
 
 import datetime
+import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
+from b2b_scoring.defs.automation import DAILY_PIPELINE_JOB
 from b2b_scoring.defs.features.dbt import defs as dbt_definitions
 from b2b_scoring.defs.raw.assets import raw_definitions
 from b2b_scoring.defs.resources import resources
+from b2b_scoring.lib.dagster_home import ensure_dagster_home
 from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, dbt_executable
 from b2b_scoring.lib.settings import Settings
-from b2b_scoring_tests.conftest import TINY_RANGE_TAGS, tiny_world_settings
+from b2b_scoring_tests.conftest import TINY_END_DATE, TINY_RANGE_TAGS, tiny_world_env, tiny_world_settings
+
+PROJECT_ROOT = DBT_PROJECT_DIR.parent
 
 AS_OF = datetime.date(2025, 6, 16)  # a Monday: in the daily tables and in the weekly history
 WINDOWS = (7, 30, 90)
@@ -303,3 +310,39 @@ def test_common_title_spellings_and_abbreviations(built: Settings, tmp_path: Pat
             [list(COMMON_TITLES)],
         ).fetchall()
     assert {title: (f, s) for title, f, s in parsed} == COMMON_TITLES
+
+
+def test_a_scheduled_run_and_a_manual_materialization_at_once_do_not_collide(
+    built: Settings, tmp_path: Path
+) -> None:
+    """Two Dagster processes writing the one DuckDB file at the same time: the `duckdb` pool of
+    the instance (dagster.yaml) makes the second wait for the first's step instead of failing
+    on DuckDB's file lock."""
+    dagster = Path(sys.executable).with_name("dagster")
+    env = {
+        **os.environ,
+        **tiny_world_env(built.data_dir),
+        "DAGSTER_HOME": str(ensure_dagster_home(tmp_path / "dagster_home")),
+    }
+    day = TINY_END_DATE.isoformat()
+    scheduled = [
+        str(dagster), "job", "execute", "-m", "b2b_scoring.definitions", "-j", DAILY_PIPELINE_JOB,
+        "--tags", json.dumps({"dagster/partition": day, "dagster/schedule_name": "daily_schedule"}),
+    ]  # fmt: skip
+    manual = [
+        str(dagster), "asset", "materialize", "-m", "b2b_scoring.definitions",
+        "--select", "features/person_features,features/account_features", "--partition", day,
+    ]  # fmt: skip
+    processes = [
+        subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for command in (scheduled, manual)
+    ]
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-4000:]
+        assert "RUN_SUCCESS" in output and "could not set lock" not in output.lower(), output[-4000:]
+    # Both really ran their steps; one of them waited for the pool.
+    assert all("STEP_SUCCESS" in output for output in outputs)
+    assert any("blocked by limit for pool duckdb" in output for output in outputs)

@@ -23,3 +23,10 @@
 
 {# Job seniorities that usually sign or approve a purchase. #}
 {% macro decision_maker_seniorities() -%}('C-Level', 'VP', 'Director'){%- endmacro %}
+
+{# Engagement is every event a person did themselves: not the e-mails sent to them, not lead operations. #}
+{% macro is_engagement(event_type) -%}
+    {{ event_type }} not in ('directMarketing.emailSent', 'leadOperation.newLead', 'leadOperation.convertLead')
+{%- endmacro %}
+
+{% macro is_lead_conversion(event_type) -%}{{ event_type }} = 'leadOperation.convertLead'{%- endmacro %}

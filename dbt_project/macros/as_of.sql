@@ -1,22 +1,53 @@
-{# The half-open range [as_of_start, as_of_end) of as-of dates a feature run builds. Features for
-   as-of date d use only data strictly before d (00:00 UTC). Without vars: today (UTC) only. #}
-{% macro as_of_date_var(name, default_offset_days) -%}
-    {%- set value = var(name) -%}
-    {%- if value is none -%}
-        {%- set day = modules.datetime.datetime.utcnow().date() + modules.datetime.timedelta(days=default_offset_days) -%}
-    {%- else -%}
-        {%- set day = modules.datetime.date.fromisoformat(value | string) -%}
-    {%- endif -%}
-    date '{{ day.isoformat() }}'
+{# A feature run builds the as-of dates of a schedule: {first, last, step_days}, dates from
+   first to last (inclusive) every step_days days. Features for as-of date d use only data strictly
+   before d (00:00 UTC). The bounds are rendered as literals so DuckDB prunes the scans by date. #}
+
+{% macro date_literal(day) -%}date '{{ day.isoformat() }}'{%- endmacro %}
+
+{% macro as_of_dates_sql(schedule) -%}
+    select cast(unnest(generate_series(
+        {{ date_literal(schedule.first) }}, {{ date_literal(schedule.last) }}, interval {{ schedule.step_days }} day
+    )) as date) as as_of_date
 {%- endmacro %}
 
-{% macro as_of_start() -%}{{ as_of_date_var('as_of_start', 0) }}{%- endmacro %}
+{# Daily tables: every date of the half-open range [as_of_start, as_of_end) given by Dagster (one
+   partition range); without vars, today (UTC) only. #}
+{% macro daily_schedule() -%}
+    {%- set today = modules.datetime.datetime.utcnow().date() -%}
+    {%- set start = var('as_of_start') -%}
+    {%- set end = var('as_of_end') -%}
+    {%- set first = modules.datetime.date.fromisoformat(start | string) if start is not none else today -%}
+    {%- set last = modules.datetime.date.fromisoformat(end | string) - modules.datetime.timedelta(days=1)
+        if end is not none else today -%}
+    {{ return({'first': first, 'last': last, 'step_days': 1}) }}
+{%- endmacro %}
 
-{% macro as_of_end() -%}{{ as_of_date_var('as_of_end', 1) }}{%- endmacro %}
+{# "first and last" date of the daily schedule, for `between`. #}
+{% macro run_dates() -%}
+    {%- set schedule = daily_schedule() -%}
+    {{ date_literal(schedule.first) }} and {{ date_literal(schedule.last) }}
+{%- endmacro %}
 
-{# One row per as-of date of the run. #}
-{% macro as_of_dates() -%}
-    select cast(unnest(generate_series({{ as_of_start() }}, {{ as_of_end() }} - interval 1 day, interval 1 day)) as date) as as_of_date
+{# Weekly history: every Monday after the first experience event up to the day after the last
+   one. An incremental run starts at the latest Monday already built (rebuilt: late events of its
+   week) and adds the newer ones; a full refresh rebuilds all. #}
+{% macro weekly_history_schedule() -%}
+    {%- set today = modules.datetime.datetime.utcnow().date() -%}
+    {%- if not execute -%}
+        {{ return({'first': today, 'last': today, 'step_days': 7}) }}
+    {%- endif -%}
+    {%- set built_from -%}
+        {%- if is_incremental() -%}(select max(as_of_date) from {{ this }}){%- else -%}null{%- endif -%}
+    {%- endset -%}
+    {%- set bounds = run_query(
+        "select coalesce(" ~ built_from ~ ", cast(date_trunc('week', min(event_date)) + interval 7 day as date)), "
+        ~ "cast(max(event_date) + interval 1 day as date) from " ~ ref('stg_experience_events')
+    ).rows[0] -%}
+    {%- if bounds[0] is none -%}
+        {# No events yet: an empty schedule (last before first). #}
+        {{ return({'first': today, 'last': today - modules.datetime.timedelta(days=1), 'step_days': 7}) }}
+    {%- endif -%}
+    {{ return({'first': bounds[0], 'last': bounds[1], 'step_days': 7}) }}
 {%- endmacro %}
 
 {# Versions of a type-2 profile history valid at each as-of date, for records created before it:
@@ -28,30 +59,4 @@
         on versions.created_at < dates.as_of_date
         and versions.valid_from < dates.as_of_date
         and (versions.valid_to is null or versions.valid_to >= dates.as_of_date)
-{%- endmacro %}
-
-{# As-of dates of the weekly feature history: every Monday after the first experience event up to
-   the day after the last one. A run adds the Mondays not built yet and rebuilds the last four,
-   which late-arriving events may have changed. #}
-{% macro history_as_of_dates() -%}
-    with span as (
-        select min(event_date) as first_event_date, max(event_date) as last_event_date
-        from {{ ref('stg_experience_events') }}
-    ),
-
-    mondays as (
-        select cast(unnest(generate_series(
-            date_trunc('week', first_event_date) + interval 7 day,
-            last_event_date + interval 1 day,
-            interval 7 day
-        )) as date) as as_of_date
-        from span
-    )
-
-    select as_of_date
-    from mondays
-    {%- if is_incremental() %}
-    where as_of_date not in (select distinct as_of_date from {{ this }})
-        or as_of_date >= (select max(as_of_date) - interval 21 day from {{ this }})
-    {%- endif %}
 {%- endmacro %}

@@ -1,35 +1,33 @@
 {# The feature queries, one definition for both families of feature tables: the daily ones
    (person_features, account_features: the as-of dates of a Dagster partition range) and the
    weekly history (person_feature_history, account_feature_history: training snapshots).
-   `dates` is a query with one as_of_date per row; everything uses data strictly before it. #}
+   `schedule` says which as-of dates to build (as_of.sql); everything uses data strictly before
+   each as-of date. #}
 
 {# Windowed activity of every person active in the 90 days before an as-of date (others are
    absent): counts over 7/30/90 days, active days, the 21 days before the last 7 and the
    recency-decayed engagement score. Each activity day reaches the as-of dates 1..90 days after
    it, so one pass serves one date, a partition range or weekly snapshots. #}
-{% macro person_activity_sql(dates) -%}
+{% macro person_activity_sql(schedule) -%}
+{%- set first, last = date_literal(schedule.first), date_literal(schedule.last) -%}
 with as_of_dates as (
-    {{ dates }}
-),
-
-bounds as (
-    select min(as_of_date) as first_as_of, max(as_of_date) as last_as_of from as_of_dates
+    {{ as_of_dates_sql(schedule) }}
 ),
 
 activity_days as (
-    select activity.*
-    from {{ ref('int_person_activity_days') }} as activity, bounds
-    where activity.event_date >= bounds.first_as_of - 90 and activity.event_date < bounds.last_as_of
+    select *
+    from {{ ref('int_person_activity_days') }}
+    where event_date >= {{ first }} - 90 and event_date < {{ last }}
 ),
 
 reaching as (
     select
         activity_days.*,
         cast(unnest(range(
-            greatest(1, bounds.first_as_of - activity_days.event_date),
-            least(90, bounds.last_as_of - activity_days.event_date) + 1
+            greatest(1, {{ first }} - activity_days.event_date),
+            least(90, {{ last }} - activity_days.event_date) + 1
         )) as integer) as days_before
-    from activity_days, bounds
+    from activity_days
 ),
 
 by_as_of_date as (
@@ -62,13 +60,10 @@ group by person_key, as_of_date
 {# One row per account and as-of date: firmographics as known then, the activity of the persons
    linked to the account then (buying committee), third-party intent over 30 days and the
    opportunity history. #}
-{% macro account_features_sql(dates) -%}
+{% macro account_features_sql(schedule) -%}
+{%- set first, last = date_literal(schedule.first), date_literal(schedule.last) -%}
 with as_of_dates as (
-    {{ dates }}
-),
-
-bounds as (
-    select min(as_of_date) as first_as_of, max(as_of_date) as last_as_of from as_of_dates
+    {{ as_of_dates_sql(schedule) }}
 ),
 
 accounts as (
@@ -81,7 +76,7 @@ members as (
 ),
 
 activity as (
-    {{ person_activity_sql('select as_of_date from as_of_dates') | indent(4) }}
+    {{ person_activity_sql(schedule) | indent(4) }}
 ),
 
 committee as (
@@ -110,19 +105,19 @@ committee as (
 ),
 
 intent_days as (
-    select signals.*
-    from {{ ref('int_account_intent_signals') }} as signals, bounds
-    where signals.signal_date >= bounds.first_as_of - 30 and signals.signal_date < bounds.last_as_of
+    select *
+    from {{ ref('int_account_intent_signals') }}
+    where signal_date >= {{ first }} - 30 and signal_date < {{ last }}
 ),
 
 intent_reaching as (
     select
         intent_days.*,
         cast(unnest(range(
-            greatest(1, bounds.first_as_of - intent_days.signal_date),
-            least(30, bounds.last_as_of - intent_days.signal_date) + 1
+            greatest(1, {{ first }} - intent_days.signal_date),
+            least(30, {{ last }} - intent_days.signal_date) + 1
         )) as integer) as days_before
-    from intent_days, bounds
+    from intent_days
 ),
 
 intent as (
@@ -207,9 +202,9 @@ asof left join intent_signal_dates
    seniority), own activity (windowed counts, recency, velocity, decayed engagement, e-mail
    engagement rates), and firmographics and context of the person's account from
    `account_features` (the same family's account table). #}
-{% macro person_features_sql(dates, account_features) -%}
+{% macro person_features_sql(schedule, account_features) -%}
 with as_of_dates as (
-    {{ dates }}
+    {{ as_of_dates_sql(schedule) }}
 ),
 
 persons as (
@@ -217,9 +212,24 @@ persons as (
 ),
 
 activity as (
-    {{ person_activity_sql('select as_of_date from as_of_dates') | indent(4) }}
+    {{ person_activity_sql(schedule) | indent(4) }}
 ),
 
+{% if schedule.first == schedule.last -%}
+-- One as-of date (a daily run): lifetime totals are one aggregate over the events.
+lifetime_as_of as (
+    select
+        person_key,
+        {{ date_literal(schedule.first) }} as as_of_date,
+        count(*) filter (where {{ is_engagement('event_type') }}) as engagement_events_lifetime,
+        count(*) filter (where {{ is_lead_conversion('event_type') }}) as lead_conversions_lifetime,
+        max(event_date) filter (where {{ is_engagement('event_type') }}) as last_engaged_date
+    from {{ ref('stg_experience_events') }}
+    where event_date < {{ date_literal(schedule.first) }}
+    group by person_key
+)
+{%- else -%}
+-- Many as-of dates: running totals, looked up at each date.
 lifetime as (
     select
         person_key,
@@ -228,8 +238,7 @@ lifetime as (
         sum(lead_conversions) over history as lead_conversions_lifetime,
         max(case when engagement_events > 0 then event_date end) over history as last_engaged_date
     from {{ ref('int_person_activity_days') }}
-    where event_date < (select max(as_of_date) from as_of_dates)
-        and (engagement_events > 0 or lead_conversions > 0)
+    where event_date < {{ date_literal(schedule.last) }} and (engagement_events > 0 or lead_conversions > 0)
     window history as (partition by person_key order by event_date rows unbounded preceding)
 ),
 
@@ -240,6 +249,7 @@ lifetime_as_of as (
     asof left join lifetime
         on persons.person_key = lifetime.person_key and persons.as_of_date > lifetime.event_date
 )
+{%- endif %}
 
 select
     persons.person_key,

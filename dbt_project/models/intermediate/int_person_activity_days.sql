@@ -1,12 +1,9 @@
 -- Activity of each person per day (INTEGER counts: sums of them stay BIGINT, not HUGEINT, which
--- keeps the windowed sums fast). Engagement is every event a person did themselves: not the
--- e-mails sent to them, not lead operations.
+-- keeps the windowed sums fast).
 select
     events.person_key,
     events.event_date,
-    cast(count(*) filter (
-        where events.event_type not in ('directMarketing.emailSent', 'leadOperation.newLead', 'leadOperation.convertLead')
-    ) as integer) as engagement_events,
+    cast(count(*) filter (where {{ is_engagement('events.event_type') }}) as integer) as engagement_events,
     cast(count(*) filter (where events.event_type = 'web.webpagedetails.pageViews') as integer) as page_views,
     cast(count(*) filter (where events.event_type = 'directMarketing.emailSent') as integer) as emails_sent,
     cast(count(*) filter (where events.event_type = 'directMarketing.emailOpened') as integer) as emails_opened,
@@ -18,7 +15,7 @@ select
     cast(count(*) filter (where signals.is_demo_request) as integer) as demo_requests,
     cast(count(*) filter (where signals.is_contact_sales) as integer) as contact_sales_requests,
     cast(count(*) filter (where signals.is_product_docs) as integer) as product_docs_visits,
-    cast(count(*) filter (where events.event_type = 'leadOperation.convertLead') as integer) as lead_conversions
+    cast(count(*) filter (where {{ is_lead_conversion('events.event_type') }}) as integer) as lead_conversions
 from {{ ref('stg_experience_events') }} as events
 left join {{ ref('int_content_signals') }} as signals
     on coalesce(events.web_path, '') = signals.web_path_key

@@ -3,7 +3,7 @@
 {% test unique_per_as_of_date(model, column_name) %}
 select {{ column_name }}, as_of_date, count(*) as rows_per_key
 from {{ model }}
-where as_of_date >= {{ as_of_start() }} and as_of_date < {{ as_of_end() }}
+where as_of_date between {{ run_dates() }}
 group by all
 having count(*) > 1
 {% endtest %}
@@ -11,7 +11,7 @@ having count(*) > 1
 {% test not_null_in_run(model, column_name) %}
 select *
 from {{ model }}
-where as_of_date >= {{ as_of_start() }} and as_of_date < {{ as_of_end() }}
+where as_of_date between {{ run_dates() }}
     and {{ column_name }} is null
 {% endtest %}
 
@@ -19,6 +19,6 @@ where as_of_date >= {{ as_of_start() }} and as_of_date < {{ as_of_end() }}
 {% test at_least_in_run(model, column_name, minimum) %}
 select *
 from {{ model }}
-where as_of_date >= {{ as_of_start() }} and as_of_date < {{ as_of_end() }}
+where as_of_date between {{ run_dates() }}
     and {{ column_name }} < {{ minimum }}
 {% endtest %}

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_experience_events') }}
 -- Weekly account feature snapshots over the whole history (training and backtests): see
--- account_features_sql and history_as_of_dates.
-{{ account_features_sql(history_as_of_dates()) }}
+-- account_features_sql and weekly_history_schedule.
+{{ account_features_sql(weekly_history_schedule()) }}

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_experience_events') }}
 -- Weekly person feature snapshots over the whole history (training and backtests): see
--- person_features_sql and history_as_of_dates.
-{{ person_features_sql(history_as_of_dates(), ref('account_feature_history')) }}
+-- person_features_sql and weekly_history_schedule.
+{{ person_features_sql(weekly_history_schedule(), ref('account_feature_history')) }}
