@@ -62,9 +62,10 @@ def run_dbt(label: str, args: list[str], target: Path) -> None:
     }
     in_models = sum(models.values())
     in_tests = sum(r["execution_time"] for r in results if r["unique_id"].startswith("test."))
+    overhead = wall - in_models - in_tests
     print(
         f"{label:<42} wall {wall:6.2f} s = models {in_models:6.2f} s + tests {in_tests:5.2f} s"
-        f" + dbt overhead {wall - in_models - in_tests:5.2f} s; peak RSS (dbt) {children_peak_rss_gib():.2f} GiB"
+        f" + dbt overhead {overhead:5.2f} s; peak RSS (dbt) {children_peak_rss_gib():.2f} GiB"
     )
     for name, seconds in sorted(models.items(), key=lambda item: -item[1])[:4]:
         print(f"    {name:<40} {seconds:7.2f} s")
