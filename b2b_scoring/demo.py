@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,14 +18,20 @@ from b2b_scoring.lib.sql import relation_row_counts
 from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
 
 STAGING_SCHEMA = "staging"
+FEATURES_SCHEMA = "features"
 
 
 @dataclass(frozen=True)
 class DemoOutcome:
-    run_id: str
+    run_ids: list[str]
     passed_checks: int
     failed_checks: list[str]
     row_counts: dict[str, dict[str, int]]
+
+
+# Daily tables downstream of the raw layer (features, ...) are built for the most recent days
+# only: their history for training comes from the weekly feature history instead.
+RECENT_DAYS = 28
 
 
 def demo_partition_range(settings: Settings, partitions_def: dg.PartitionsDefinition) -> tuple[str, str]:
@@ -43,33 +50,51 @@ def demo_partition_range(settings: Settings, partitions_def: dg.PartitionsDefini
     return covered[0], covered[-1]
 
 
+def recent_partition_range(first: str, last: str, days: int = RECENT_DAYS) -> tuple[str, str]:
+    """The last `days` partitions of first..last (daily keys)."""
+    recent = datetime.date.fromisoformat(last) - datetime.timedelta(days=days - 1)
+    return max(first, recent.isoformat()), last
+
+
 def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
-    """Run the all-assets job once over all partitions, in process, on the persistent instance."""
+    """Run the all-assets job in process on the persistent instance: one run over all partitions
+    for everything but the daily tables downstream of raw, then one over their recent days."""
     from b2b_scoring.definitions import defs
 
     definitions = defs()
     job = definitions.resolve_job_def(ALL_ASSETS_JOB)
     assert job.partitions_def is not None, f"{ALL_ASSETS_JOB} selects no daily assets"
+    graph = definitions.resolve_asset_graph()
+    every_key = set(graph.get_all_asset_keys())
+    downstream_daily = {
+        key for key in every_key if graph.get(key).partitions_def is not None and key.path[0] != RAW_SCHEMA
+    }
     first, last = demo_partition_range(settings, job.partitions_def)
+    recent_first, _ = recent_partition_range(first, last)
     instance = dg.DagsterInstance.get()
     log(
-        f"materializing {len(definitions.resolve_all_asset_keys())} assets on a world of "
-        f"{settings.persons:,} persons; daily assets in one run over {first} .. {last}"
+        f"materializing {len(every_key)} assets on a world of {settings.persons:,} persons; "
+        f"daily assets in one run over {first} .. {last}, daily features over {recent_first} .. {last}"
     )
-    result = job.execute_in_process(
-        instance=instance,
-        tags=partition_range_tags(first, last),
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-    )
-    evaluations = result.get_asset_check_evaluations()
-    log(f"run {result.run_id} finished; {len(evaluations)} asset checks evaluated")
+    results = [
+        job.execute_in_process(
+            instance=instance,
+            asset_selection=list(keys),
+            tags=partition_range_tags(start, last),
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+        for keys, start in ((every_key - downstream_daily, first), (downstream_daily, recent_first))
+        if keys
+    ]
+    evaluations = [e for result in results for e in result.get_asset_check_evaluations()]
+    log(f"runs {', '.join(r.run_id for r in results)} finished; {len(evaluations)} asset checks evaluated")
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         row_counts = {
             schema: relation_row_counts(con, schema, first=list(CONTRACTS))
-            for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA, STAGING_SCHEMA, TRUTH_SCHEMA)
+            for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA, STAGING_SCHEMA, FEATURES_SCHEMA, TRUTH_SCHEMA)
         }
     return DemoOutcome(
-        run_id=result.run_id,
+        run_ids=[r.run_id for r in results],
         passed_checks=sum(e.passed for e in evaluations),
         failed_checks=[f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed],
         row_counts=row_counts,

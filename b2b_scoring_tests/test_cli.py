@@ -52,6 +52,8 @@ def test_demo_end_to_end(tmp_path: Path, isolated_env: Path) -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "daily assets in one run over 2025-05-25 .. 2025-06-30" in completed.stdout
+    assert "daily features over 2025-06-03 .. 2025-06-30" in completed.stdout
+    assert re.search(r"features\.person_feature_history +[1-9][\d,]* rows", completed.stdout)
     assert re.search(r"raw\.persons +400 rows", completed.stdout)
     assert re.search(r"All \d+ asset checks passed\.", completed.stdout)
     assert "make dev" in completed.stdout and "http://127.0.0.1:3000" in completed.stdout
@@ -59,8 +61,12 @@ def test_demo_end_to_end(tmp_path: Path, isolated_env: Path) -> None:
     home = isolated_env / "dagster_home"
     assert (home / "dagster.yaml").is_file()
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        [run] = instance.get_runs()
-        assert run.job_name == "all_assets_job"
-        assert run.status == dg.DagsterRunStatus.SUCCESS
+        runs = instance.get_runs()
+        assert [run.job_name for run in runs] == ["all_assets_job"] * 2
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
         events = instance.fetch_materializations(dg.AssetKey(["raw", "experience_events"]), limit=100)
         assert len(events.records) == 37
+        # Daily features: the last 28 days only; the weekly history covers the rest.
+        features = instance.fetch_materializations(dg.AssetKey(["features", "person_features"]), limit=100)
+        assert sorted(r.partition_key for r in features.records)[0] == "2025-06-03"
+        assert len(features.records) == 28
