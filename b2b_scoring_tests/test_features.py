@@ -319,11 +319,11 @@ def test_a_scheduled_run_and_a_manual_materialization_at_once_do_not_collide(
     the instance (dagster.yaml) makes the second wait for the first's step instead of failing
     on DuckDB's file lock."""
     dagster = Path(sys.executable).with_name("dagster")
-    env = {
-        **os.environ,
-        **tiny_world_env(built.data_dir),
-        "DAGSTER_HOME": str(ensure_dagster_home(tmp_path / "dagster_home")),
-    }
+    home = ensure_dagster_home(tmp_path / "dagster_home")
+    # The instance storage exists before the runs, as it does for a user (two processes creating
+    # a fresh SQLite storage at the same instant race on its tables).
+    dg.DagsterInstance.from_config(str(home)).dispose()
+    env = {**os.environ, **tiny_world_env(built.data_dir), "DAGSTER_HOME": str(home)}
     day = TINY_END_DATE.isoformat()
     scheduled = [
         str(dagster), "job", "execute", "-m", "b2b_scoring.definitions", "-j", DAILY_PIPELINE_JOB,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from b2b_scoring.lib.goals import ENVIRONMENTS, Environment, GoalSet, default_goals_path, load_goals
 from b2b_scoring.lib.simulator.config import yesterday_utc
 
 SourceKind = Literal["simulator", "landing"]
@@ -51,6 +52,8 @@ class Settings:
     history_days: int
     start_date: datetime.date
     engagement_half_life_days: int
+    goals_path: Path
+    environment: Environment
     dagster_home: Path
 
     @classmethod
@@ -61,6 +64,11 @@ class Settings:
         if source not in SOURCE_KINDS:
             raise SettingsError(
                 f"B2B_SCORING_SOURCE={source!r} is not supported: use one of {', '.join(SOURCE_KINDS)}."
+            )
+        environment = _get(env, "B2B_SCORING_ENV") or "production"
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(
+                f"B2B_SCORING_ENV={environment!r} is not supported: use one of {', '.join(ENVIRONMENTS)}."
             )
         landing_dir = _get(env, "B2B_SCORING_LANDING_DIR")
         dagster_home = _get(env, "DAGSTER_HOME")
@@ -79,6 +87,8 @@ class Settings:
             engagement_half_life_days=_int(
                 env, "B2B_SCORING_ENGAGEMENT_HALF_LIFE_DAYS", DEFAULT_ENGAGEMENT_HALF_LIFE_DAYS, minimum=1
             ),
+            goals_path=_path(env, "B2B_SCORING_GOALS") or default_goals_path(),
+            environment=environment,  # type: ignore[arg-type]  # validated above
             dagster_home=(
                 Path(dagster_home).expanduser().resolve() if dagster_home else data_dir / "dagster_home"
             ),
@@ -112,6 +122,10 @@ class Settings:
         """DuckDB settings for every connection to the warehouse: bounded memory (DuckDB spills
         to disk beyond it) and no extension downloads on an offline machine."""
         return {"memory_limit": self.duckdb_memory_limit, "autoinstall_known_extensions": False}
+
+    def goals(self) -> GoalSet:
+        """The scoring goals of `goals_path`, validated for `environment`."""
+        return load_goals(self.goals_path, self.environment)
 
     @property
     def warehouse_path(self) -> Path:

@@ -1,0 +1,233 @@
+"""Scoring goals: what each model predicts, read from goals.yaml and validated at load.
+
+A goal names the entity it scores (person or account), the conversion event that counts as a
+success, the prediction window and the algorithm. Conversions are one of:
+
+- `leadOperation.convertLead` (optionally only some `converted_status` values) for persons;
+- `opportunityEvent.opportunityUpdated` with an `attribute_name` / `new_value` (Stage → Contract)
+  for accounts (or for persons through the opportunity's contact role);
+- the outcome column of a flat CRM export (declared in the mapping file's `flat_exports`).
+
+How many goals may be active depends on the environment, as Adobe's sandboxes: 5 in production,
+1 in development by default, both configurable in the file (`limits:`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from b2b_scoring.lib.contract import CONVERT_LEAD, OPPORTUNITY_STAGES, STAGE_ATTRIBUTE
+
+Entity = Literal["person", "account"]
+ENTITIES: tuple[Entity, ...] = ("person", "account")
+Algorithm = Literal["lightgbm", "random_forest", "logistic_regression"]
+ALGORITHMS: tuple[Algorithm, ...] = ("lightgbm", "random_forest", "logistic_regression")
+Environment = Literal["production", "development"]
+ENVIRONMENTS: tuple[Environment, ...] = ("production", "development")
+DEFAULT_LIMITS: dict[str, int] = {"production": 5, "development": 1}
+
+OPPORTUNITY_UPDATED = "opportunityEvent.opportunityUpdated"
+CONVERSION_EVENTS = (CONVERT_LEAD, OPPORTUNITY_UPDATED)
+# Goal names become partition keys, file names and SQL string values: keep them plain.
+GOAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+MAX_WINDOW_DAYS = 730
+
+
+class GoalsError(ValueError):
+    """goals.yaml is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What counts as a conversion: an experience event, an opportunity change or a flat-export
+    outcome column (exactly one of them)."""
+
+    event: str | None = None
+    converted_status: tuple[str, ...] = ()
+    attribute_name: str | None = None
+    new_value: str | None = None
+    flat_export: str | None = None
+
+    def describe(self) -> str:
+        if self.flat_export is not None:
+            return f"outcome of flat export {self.flat_export}"
+        if self.event == CONVERT_LEAD:
+            statuses = (
+                f" with converted_status in {list(self.converted_status)}" if self.converted_status else ""
+            )
+            return f"{CONVERT_LEAD}{statuses}"
+        return f"{OPPORTUNITY_UPDATED} where {self.attribute_name} becomes {self.new_value}"
+
+
+@dataclass(frozen=True)
+class Goal:
+    name: str
+    entity: Entity
+    conversion: Conversion
+    prediction_window_days: int
+    algorithm: Algorithm = "lightgbm"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class GoalSet:
+    goals: tuple[Goal, ...]
+    limits: dict[str, int]
+    origin: str
+
+    def names(self) -> list[str]:
+        return [goal.name for goal in self.goals]
+
+    def get(self, name: str) -> Goal:
+        for goal in self.goals:
+            if goal.name == name:
+                return goal
+        raise KeyError(f"no goal {name!r} in {self.origin}; goals: {', '.join(self.names())}")
+
+
+def default_goals_path() -> Path:
+    """The goals.yaml shipped with the package (a lead goal and an account goal)."""
+    return Path(str(resources.files("b2b_scoring").joinpath("goals.yaml")))
+
+
+def load_goals(path: Path, environment: Environment = "production") -> GoalSet:
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise GoalsError(f"{path}: cannot read the goals file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise GoalsError(f"{path}: not valid YAML ({error})") from None
+    return parse_goals(document, environment, origin=str(path))
+
+
+def parse_goals(document: Any, environment: Environment = "production", origin: str = "goals") -> GoalSet:
+    if environment not in ENVIRONMENTS:
+        raise GoalsError(
+            f"{origin}: unknown environment {environment!r}; use one of {', '.join(ENVIRONMENTS)}"
+        )
+    if not isinstance(document, dict):
+        raise GoalsError(f"{origin}: expected a mapping with a `goals:` list")
+    _only_keys(origin, document, {"goals", "limits"}, "top level")
+    limits = {**DEFAULT_LIMITS, **_limits(origin, document.get("limits", {}))}
+    entries = document.get("goals")
+    if not isinstance(entries, list) or not entries:
+        raise GoalsError(f"{origin}: `goals` must be a non-empty list")
+    goals = tuple(_goal(origin, entry, f"goals[{i}]") for i, entry in enumerate(entries))
+    names = [goal.name for goal in goals]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise GoalsError(f"{origin}: goals[].name: duplicate goal name(s) {', '.join(duplicates)}")
+    if len(goals) > limits[environment]:
+        raise GoalsError(
+            f"{origin}: {len(goals)} goals configured but the {environment} environment allows "
+            f"{limits[environment]} (limits.{environment}); remove goals or raise the limit"
+        )
+    return GoalSet(goals=goals, limits=limits, origin=origin)
+
+
+def _limits(origin: str, value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise GoalsError(f"{origin}: limits: expected a mapping like {{production: 5, development: 1}}")
+    _only_keys(origin, value, set(ENVIRONMENTS), "limits")
+    for name, limit in value.items():
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise GoalsError(f"{origin}: limits.{name}: expected a positive integer, got {limit!r}")
+    return dict(value)
+
+
+def _goal(origin: str, entry: Any, at: str) -> Goal:
+    if not isinstance(entry, dict):
+        raise GoalsError(f"{origin}: {at}: expected a mapping")
+    _only_keys(
+        origin,
+        entry,
+        {"name", "entity", "conversion", "prediction_window_days", "algorithm", "description"},
+        at,
+    )
+    name = entry.get("name")
+    if not isinstance(name, str) or not GOAL_NAME.fullmatch(name):
+        raise GoalsError(
+            f"{origin}: {at}.name: expected lower-case letters, digits and _ starting with a letter, "
+            f"got {name!r}"
+        )
+    entity = entry.get("entity")
+    if entity not in ENTITIES:
+        raise GoalsError(f"{origin}: {at}.entity: expected one of {', '.join(ENTITIES)}, got {entity!r}")
+    window = entry.get("prediction_window_days")
+    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= MAX_WINDOW_DAYS:
+        raise GoalsError(
+            f"{origin}: {at}.prediction_window_days: expected a whole number of days from 1 to "
+            f"{MAX_WINDOW_DAYS}, got {window!r}"
+        )
+    algorithm = entry.get("algorithm", "lightgbm")
+    if algorithm not in ALGORITHMS:
+        raise GoalsError(
+            f"{origin}: {at}.algorithm: expected one of {', '.join(ALGORITHMS)}, got {algorithm!r}"
+        )
+    conversion = _conversion(origin, entry.get("conversion"), f"{at}.conversion", entity)
+    description = entry.get("description", "")
+    if not isinstance(description, str):
+        raise GoalsError(f"{origin}: {at}.description: expected text")
+    return Goal(name, entity, conversion, window, algorithm, description)
+
+
+def _conversion(origin: str, spec: Any, at: str, entity: str) -> Conversion:
+    if not isinstance(spec, dict):
+        raise GoalsError(f"{origin}: {at}: expected a mapping with `event` or `flat_export`")
+    if "flat_export" in spec:
+        _only_keys(origin, spec, {"flat_export"}, at)
+        export = spec["flat_export"]
+        if not isinstance(export, str) or not export:
+            raise GoalsError(
+                f"{origin}: {at}.flat_export: expected the name of a flat export in the mapping file"
+            )
+        if entity != "person":
+            raise GoalsError(
+                f"{origin}: {at}.flat_export: a flat export has one row per lead: use entity person"
+            )
+        return Conversion(flat_export=export)
+    event = spec.get("event")
+    if event == CONVERT_LEAD:
+        _only_keys(origin, spec, {"event", "converted_status"}, at)
+        statuses = spec.get("converted_status", [])
+        statuses = [statuses] if isinstance(statuses, str) else statuses
+        if not isinstance(statuses, list) or not all(isinstance(s, str) and s for s in statuses):
+            raise GoalsError(f"{origin}: {at}.converted_status: expected a status or a list of statuses")
+        if entity != "person":
+            raise GoalsError(f"{origin}: {at}.event: {CONVERT_LEAD} converts persons: use entity person")
+        return Conversion(event=event, converted_status=tuple(statuses))
+    if event == OPPORTUNITY_UPDATED:
+        _only_keys(origin, spec, {"event", "attribute_name", "new_value"}, at)
+        attribute = spec.get("attribute_name", STAGE_ATTRIBUTE)
+        new_value = spec.get("new_value")
+        if not isinstance(attribute, str) or not attribute:
+            raise GoalsError(
+                f"{origin}: {at}.attribute_name: expected an opportunity attribute such as Stage"
+            )
+        if not isinstance(new_value, str) or not new_value:
+            raise GoalsError(f"{origin}: {at}.new_value: expected the value that counts, such as Contract")
+        if attribute == STAGE_ATTRIBUTE and new_value not in OPPORTUNITY_STAGES:
+            raise GoalsError(
+                f"{origin}: {at}.new_value: {new_value!r} is not a contract stage; "
+                f"use one of {', '.join(OPPORTUNITY_STAGES)}"
+            )
+        return Conversion(event=event, attribute_name=attribute, new_value=new_value)
+    raise GoalsError(
+        f"{origin}: {at}.event: unknown conversion event {event!r}; use one of "
+        f"{', '.join(CONVERSION_EVENTS)}, or `flat_export: NAME`"
+    )
+
+
+def _only_keys(origin: str, spec: dict, allowed: set[str], at: str) -> None:
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise GoalsError(
+            f"{origin}: {at}: unknown field(s) {', '.join(map(str, unknown))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )

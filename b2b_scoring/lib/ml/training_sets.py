@@ -1,0 +1,163 @@
+"""Training sets of a goal: weekly feature snapshots with the label "converted within the
+prediction window after the as-of date", and the data-quality gates a goal must pass to train.
+
+A snapshot row at as-of date d uses only data before d; its label looks at [d, d + window).
+Only snapshots whose whole window has been observed are labelled. Goal values reach DuckDB as
+query parameters, never as SQL text.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from b2b_scoring.lib.goals import Goal
+
+FEATURE_HISTORY = {"person": "features.person_feature_history", "account": "features.account_feature_history"}
+KEY_COLUMN = {"person": "person_key", "account": "account_key"}
+MIN_HISTORY_MONTHS = 6
+RECOMMENDED_HISTORY_DAYS = 730
+MIN_CONVERSIONS = 10
+
+
+@dataclass(frozen=True)
+class DataSpan:
+    """What the warehouse holds for a goal: first and last day of experience events and the
+    as-of dates of the weekly feature history whose prediction window is complete."""
+
+    first_event_date: datetime.date | None
+    last_event_date: datetime.date | None
+    labelled_as_of_dates: tuple[datetime.date, ...]
+
+    @property
+    def history_days(self) -> int:
+        if self.first_event_date is None or self.last_event_date is None:
+            return 0
+        return (self.last_event_date - self.first_event_date).days + 1
+
+
+def conversions_sql(goal: Goal) -> tuple[str, dict[str, object]]:
+    """(key, converted_at) of every conversion of the goal, with its query parameters."""
+    conversion = goal.conversion
+    if conversion.flat_export is not None:
+        raise ValueError(f"goal {goal.name}: flat-export outcomes have no dates; train them with `backtest`")
+    if conversion.attribute_name is not None:
+        key = KEY_COLUMN[goal.entity]
+        sql = (
+            f"select {key} as key, event_at as converted_at from staging.stg_opportunity_events "
+            f"where attribute_name = $attribute_name and new_value = $new_value and {key} is not null"
+        )
+        return sql, {"attribute_name": conversion.attribute_name, "new_value": conversion.new_value}
+    sql = (
+        "select person_key as key, event_at as converted_at from staging.stg_experience_events "
+        "where event_type = $event "
+        "and (len($statuses::varchar[]) = 0 or list_contains($statuses::varchar[], converted_status))"
+    )
+    return sql, {"event": conversion.event, "statuses": list(conversion.converted_status)}
+
+
+def data_span(con: duckdb.DuckDBPyConnection, goal: Goal) -> DataSpan:
+    first, last = con.execute(
+        "select min(event_date), max(event_date) from staging.stg_experience_events"
+    ).fetchall()[0]
+    if last is None:
+        return DataSpan(None, None, ())
+    # The window [d, d + window) is observed when its last day is on or before the last event day.
+    horizon = last - datetime.timedelta(days=goal.prediction_window_days - 1)
+    dates = con.execute(
+        f"select distinct as_of_date from {FEATURE_HISTORY[goal.entity]} where as_of_date <= ? order by 1",
+        [horizon],
+    ).fetchall()
+    return DataSpan(first, last, tuple(row[0] for row in dates))
+
+
+def training_set(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan) -> pa.Table:
+    """The goal's labelled snapshots: every feature column plus `label` (1 when the key converts
+    in [as_of_date, as_of_date + window)). Persons already converted before the as-of date are
+    not eligible for a lead-conversion goal."""
+    conversions, parameters = conversions_sql(goal)
+    key = KEY_COLUMN[goal.entity]
+    already_converted = (
+        "and not features.has_converted" if goal.entity == "person" and goal.conversion.event else ""
+    )
+    return con.sql(
+        f"""
+        with conversions as ({conversions}),
+        labels as (
+            select features.{key}, features.as_of_date
+            from {FEATURE_HISTORY[goal.entity]} as features
+            join conversions
+                on conversions.key = features.{key}
+                and conversions.converted_at >= features.as_of_date
+                and conversions.converted_at < features.as_of_date + to_days($window)
+            where list_contains($dates, features.as_of_date)
+            group by all
+        )
+        select features.*, (labels.{key} is not null)::integer as label
+        from {FEATURE_HISTORY[goal.entity]} as features
+        left join labels using ({key}, as_of_date)
+        where list_contains($dates, features.as_of_date) {already_converted}
+        order by features.as_of_date, features.{key}
+        """,
+        params={
+            **parameters,
+            "window": goal.prediction_window_days,
+            "dates": list(span.labelled_as_of_dates),
+        },
+    ).to_arrow_table()
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One data-quality gate of a goal: passed or not, blocking or a warning, and why."""
+
+    name: str
+    passed: bool
+    blocking: bool
+    message: str
+    numbers: dict[str, int | str]
+
+
+def history_gate(goal: Goal, span: DataSpan) -> GateResult:
+    """At least 6 months plus the prediction window of history; a warning below 2 years."""
+    required = MIN_HISTORY_MONTHS * 30 + goal.prediction_window_days
+    numbers: dict[str, int | str] = {
+        "history_days": span.history_days,
+        "required_days": required,
+        "recommended_days": RECOMMENDED_HISTORY_DAYS,
+        "first_event_date": str(span.first_event_date),
+        "last_event_date": str(span.last_event_date),
+    }
+    if span.history_days < required:
+        message = (
+            f"{span.history_days} days of history; goal {goal.name} needs at least {required} "
+            f"(6 months + its {goal.prediction_window_days}-day prediction window)"
+        )
+        return GateResult("enough_history", False, True, message, numbers)
+    if span.history_days < RECOMMENDED_HISTORY_DAYS:
+        message = f"{span.history_days} days of history: enough, but below the recommended 2 years"
+        return GateResult("enough_history", False, False, message, numbers)
+    return GateResult("enough_history", True, True, f"{span.history_days} days of history", numbers)
+
+
+def conversions_gate(goal: Goal, labels: pa.Table) -> GateResult:
+    """At least MIN_CONVERSIONS distinct converting keys in the labelled training window."""
+    key = KEY_COLUMN[goal.entity]
+    positives = labels.filter(pc.equal(labels["label"], 1))
+    converters = len(pc.unique(positives[key])) if positives.num_rows else 0
+    numbers: dict[str, int | str] = {
+        "converting_keys": converters,
+        "positive_rows": positives.num_rows,
+        "rows": labels.num_rows,
+        "required": MIN_CONVERSIONS,
+    }
+    passed = converters >= MIN_CONVERSIONS
+    message = (
+        f"{converters} {goal.entity}s converted ({goal.conversion.describe()}) in the labelled "
+        f"snapshots; {'enough' if passed else f'at least {MIN_CONVERSIONS} needed'}"
+    )
+    return GateResult("enough_conversions", passed, True, message, numbers)

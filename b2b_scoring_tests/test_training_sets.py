@@ -1,0 +1,122 @@
+"""Training sets and gates of the goals, checked against the simulator's ground truth."""
+
+import datetime
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pytest
+
+from b2b_scoring.defs.features.dbt import defs as dbt_definitions
+from b2b_scoring.defs.partitions import partition_range_tags
+from b2b_scoring.defs.raw.assets import raw_definitions
+from b2b_scoring.defs.resources import resources
+from b2b_scoring.lib.goals import default_goals_path, load_goals, parse_goals
+from b2b_scoring.lib.ml.training_sets import DataSpan, conversions_gate, data_span, history_gate, training_set
+
+GOALS = load_goals(default_goals_path())
+LEAD, ACCOUNT = GOALS.get("lead_conversion"), GOALS.get("opportunity_contract")
+# A world long enough to train on: 400 days of 1,500 persons.
+YEAR_ENV = {
+    "B2B_SCORING_PERSONS": "1500",
+    "B2B_SCORING_SEED": "11",
+    "B2B_SCORING_SIM_END_DATE": "2025-06-30",
+    "B2B_SCORING_HISTORY_DAYS": "400",
+    "B2B_SCORING_START_DATE": "2024-05-01",
+}
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """Raw tables, staging and the weekly feature history of the 400-day world (read-only)."""
+    data_dir = tmp_path_factory.mktemp("training") / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
+            patch.setenv(name, value)
+        raw, dbt = raw_definitions(), dbt_definitions()
+        unpartitioned_dbt = [a for a in dbt.assets if a.partitions_def is None]
+        result = dg.materialize(
+            [*raw.assets, *unpartitioned_dbt],
+            resources={**resources().resources, **dbt.resources},
+            tags=partition_range_tags("2024-05-01", "2025-06-30"),
+        )
+        assert result.success
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        yield con
+
+
+def truth_days(con: duckdb.DuckDBPyConnection, column: str) -> str:
+    """SQL date of a truth day-index column (days since the simulation's first day)."""
+    return f"((select start_date from truth.meta) + cast(floor({column}) as integer))"
+
+
+def test_lead_labels_are_the_true_conversions_in_the_window(warehouse: duckdb.DuckDBPyConnection) -> None:
+    span = data_span(warehouse, LEAD)
+    labelled = training_set(warehouse, LEAD, span)
+    assert labelled.num_rows > 20_000 and 0 < pa.compute.sum(labelled["label"]).as_py() < labelled.num_rows
+    # Only windows that were observed in full; persons converted before the as-of date are out.
+    assert (
+        max(span.labelled_as_of_dates) + datetime.timedelta(days=LEAD.prediction_window_days - 1)
+        <= span.last_event_date
+    )
+    assert not any(labelled["has_converted"].to_pylist())
+    warehouse.register("labelled", labelled.select(["person_key", "as_of_date", "label"]))
+    converted = truth_days(warehouse, "t.converted_day")
+    disagreements = warehouse.execute(
+        f"select count(*) from labelled join truth.persons t using (person_key) where label <> "
+        f"coalesce({converted} >= as_of_date and {converted} < as_of_date + 90, false)::int"
+    ).fetchall()[0][0]
+    assert disagreements == 0
+
+
+def test_account_labels_are_the_true_contract_stages_in_the_window(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    labelled = training_set(warehouse, ACCOUNT, data_span(warehouse, ACCOUNT))
+    warehouse.register("account_labels", labelled.select(["account_key", "as_of_date", "label"]))
+    contract = truth_days(warehouse, "e.stage_3_day")
+    truth_positive = warehouse.execute(
+        f"select count(*) filter (where label = 1), count(*) filter (where label = 1 and truly), "
+        f"count(*) filter (where truly) from (select l.account_key, l.as_of_date, l.label, "
+        f"coalesce(bool_or(e.has_opportunity and e.advances_1 and e.advances_2 and e.advances_3 "
+        f"and {contract} >= l.as_of_date and {contract} < l.as_of_date + 90), false) as truly "
+        f"from account_labels l left join truth.episodes e using (account_key) group by all)"
+    ).fetchall()[0]
+    labelled_positive, agreeing, true_positive = truth_positive
+    assert labelled_positive > 20 and agreeing == labelled_positive == true_positive
+
+
+def test_history_gate_blocks_below_six_months_plus_window_and_warns_below_two_years() -> None:
+    def span(days: int) -> DataSpan:
+        last = datetime.date(2025, 6, 30)
+        return DataSpan(last - datetime.timedelta(days=days - 1), last, ())
+
+    short = history_gate(LEAD, span(200))
+    assert (short.passed, short.blocking) == (False, True)
+    assert "200 days of history; goal lead_conversion needs at least 270" in short.message
+    assert short.numbers["required_days"] == 270
+    one_year = history_gate(LEAD, span(365))
+    assert (one_year.passed, one_year.blocking) == (
+        False,
+        False,
+    ) and "below the recommended 2 years" in one_year.message
+    assert history_gate(LEAD, span(730)).passed
+
+
+def test_conversions_gate_needs_ten_converting_keys() -> None:
+    nine = pa.table({"person_key": [f"P{i % 9}" for i in range(40)], "label": [1] * 18 + [0] * 22})
+    result = conversions_gate(LEAD, nine)
+    assert not result.passed and result.blocking and result.numbers["converting_keys"] == 9
+    assert "9 persons converted" in result.message and "at least 10 needed" in result.message
+    ten = pa.table({"person_key": [f"P{i}" for i in range(10)], "label": [1] * 10})
+    assert conversions_gate(LEAD, ten).passed
+
+
+def test_converted_status_filter_selects_the_conversions(warehouse: duckdb.DuckDBPyConnection) -> None:
+    only_unknown_status = parse_goals(
+        {"goals": [{"name": "g", "entity": "person", "prediction_window_days": 90,
+                    "conversion": {"event": "leadOperation.convertLead", "converted_status": ["Nope"]}}]}
+    ).get("g")  # fmt: skip
+    labelled = training_set(warehouse, only_unknown_status, data_span(warehouse, only_unknown_status))
+    assert labelled.num_rows > 0 and pa.compute.sum(labelled["label"]).as_py() == 0
+    assert not conversions_gate(only_unknown_status, labelled).passed
