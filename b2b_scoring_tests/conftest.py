@@ -4,9 +4,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from b2b_scoring.defs.features.dbt import defs as dbt_definitions
 from b2b_scoring.defs.partitions import partition_range_tags
+from b2b_scoring.defs.raw.assets import raw_definitions
+from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib.settings import Settings
 
 # A small, fixed world: 60 days ending 2025-06-30, partitions from 2025-05-01.
@@ -46,3 +50,20 @@ def tiny_world_settings(data_dir: Path) -> Iterator[Settings]:
         for name, value in tiny_world_env(data_dir).items():
             patch.setenv(name, value)
         yield Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Settings, dg.ExecuteInProcessResult]]:
+    """The tiny world's raw tables, staging and every dbt model over all its partitions, built once
+    per test session; tests that change the warehouse work on a copy."""
+    data_dir = tmp_path_factory.mktemp("tiny_pipeline") / "data"
+    with tiny_world_settings(data_dir) as settings:
+        raw, dbt = raw_definitions(), dbt_definitions()
+        result = dg.materialize(
+            [*raw.assets, *dbt.assets],
+            resources={**resources().resources, **dbt.resources},
+            tags=TINY_RANGE_TAGS,
+        )
+        yield settings, result

@@ -5,21 +5,17 @@ import json
 import os
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 import yaml
 
 from b2b_scoring.definitions import defs
 from b2b_scoring.defs.automation import DAILY_PIPELINE_JOB
-from b2b_scoring.defs.features.dbt import defs as dbt_definitions
-from b2b_scoring.defs.raw.assets import raw_definitions
-from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib import contract
 from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, as_of_window, build_dbt_args, manifest_is_stale
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator.vocabulary import FREE_MAIL_DOMAINS
-from b2b_scoring_tests.conftest import TINY_END_DATE, TINY_RANGE_TAGS, tiny_world_settings
+from b2b_scoring_tests.conftest import TINY_END_DATE, tiny_world_settings
 
 
 def test_dbt_args_pass_an_absolute_warehouse_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,22 +82,8 @@ def test_dbt_sources_are_the_raw_assets() -> None:
     assert [t["name"] for t in sources[0]["tables"]] == list(contract.CONTRACTS)
 
 
-@pytest.fixture(scope="module")
-def staged(tmp_path_factory: pytest.TempPathFactory):
-    data_dir = tmp_path_factory.mktemp("dbt") / "data"
-    with tiny_world_settings(data_dir) as settings:
-        raw = raw_definitions()
-        dbt = dbt_definitions()
-        result = dg.materialize(
-            [*raw.assets, *dbt.assets],
-            resources={**resources().resources, **dbt.resources},
-            tags=TINY_RANGE_TAGS,
-        )
-        yield settings, result
-
-
-def test_staging_models_build_with_all_dbt_tests_passing(staged) -> None:
-    settings, result = staged
+def test_staging_models_build_with_all_dbt_tests_passing(tiny_pipeline) -> None:
+    settings, result = tiny_pipeline
     assert result.success
     evaluations = [e for e in result.get_asset_check_evaluations() if e.asset_key.path[0] == "staging"]
     assert len(evaluations) >= 10
@@ -113,8 +95,8 @@ def test_staging_models_build_with_all_dbt_tests_passing(staged) -> None:
             assert raw_rows == staged_rows > 0, table
 
 
-def test_staging_normalizes_domains_and_paths(staged) -> None:
-    settings, _ = staged
+def test_staging_normalizes_domains_and_paths(tiny_pipeline) -> None:
+    settings, _ = tiny_pipeline
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         bad_domains = con.execute(
             "select count(*) from staging.stg_accounts where website_domain like '%/%' "
@@ -134,8 +116,8 @@ def test_staging_normalizes_domains_and_paths(staged) -> None:
         assert "/pricing" in paths and all(p is None or p.startswith("/") for p in paths)
 
 
-def test_daily_pipeline_job_reloads_one_day_and_rebuilds_staging(staged) -> None:
-    settings, _ = staged
+def test_daily_pipeline_job_reloads_one_day_and_rebuilds_staging(tiny_pipeline) -> None:
+    settings, _ = tiny_pipeline
     count_events = "select count(*) from staging.stg_experience_events"
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         before = con.execute(count_events).fetchall()

@@ -13,13 +13,10 @@ import duckdb
 import pytest
 
 from b2b_scoring.defs.automation import DAILY_PIPELINE_JOB
-from b2b_scoring.defs.features.dbt import defs as dbt_definitions
-from b2b_scoring.defs.raw.assets import raw_definitions
-from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib.dagster_home import ensure_dagster_home
-from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, dbt_executable
+from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, run_dbt_outside_dagster
 from b2b_scoring.lib.settings import Settings
-from b2b_scoring_tests.conftest import TINY_END_DATE, TINY_RANGE_TAGS, tiny_world_env, tiny_world_settings
+from b2b_scoring_tests.conftest import TINY_END_DATE, tiny_world_env, tiny_world_settings
 
 PROJECT_ROOT = DBT_PROJECT_DIR.parent
 
@@ -27,35 +24,21 @@ AS_OF = datetime.date(2025, 6, 16)  # a Monday: in the daily tables and in the w
 WINDOWS = (7, 30, 90)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+@pytest.fixture
+def built(tiny_pipeline) -> Settings:
     """Raw tables, staging and every feature table over all partitions of the tiny world."""
-    data_dir = tmp_path_factory.mktemp("features") / "data"
-    with tiny_world_settings(data_dir) as settings:
-        raw, dbt = raw_definitions(), dbt_definitions()
-        result = dg.materialize(
-            [*raw.assets, *dbt.assets],
-            resources={**resources().resources, **dbt.resources},
-            tags=TINY_RANGE_TAGS,
-        )
-        assert result.success
-        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-        assert not failed
-        yield settings
+    settings, result = tiny_pipeline
+    assert result.success
+    assert not [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    return settings
 
 
 def run_dbt(
     settings: Settings, warehouse: Path, as_of: tuple[datetime.date, datetime.date], tmp: Path
 ) -> None:
-    """`dbt build` of the feature tables for one as-of range, outside Dagster (own target dir, so
-    parallel test workers do not share dbt's files)."""
+    """`dbt build` with the feature tables for one as-of range, outside Dagster."""
     args = build_dbt_args(settings, warehouse, as_of=(as_of[0].isoformat(), as_of[1].isoformat()))
-    completed = subprocess.run(
-        [dbt_executable(), *args, "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
-        cwd=DBT_PROJECT_DIR,
-        capture_output=True,
-        text=True,
-    )
+    completed = run_dbt_outside_dagster(args, tmp / "target")
     assert completed.returncode == 0, completed.stdout[-3000:]
 
 

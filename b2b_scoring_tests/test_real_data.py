@@ -8,6 +8,7 @@ are symlinked into a temporary landing folder, never copied into the repo. Skipp
 from __future__ import annotations
 
 import datetime
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -29,11 +30,6 @@ def require(*paths: Path) -> None:
         pytest.skip(f"real data not available (../shared/data is absent here): missing {', '.join(missing)}")
 
 
-def land(landing: Path, folder: str, source: Path) -> None:
-    (landing / folder).mkdir(parents=True, exist_ok=True)
-    (landing / folder / source.name).symlink_to(source)
-
-
 def reconciled(reports: list[TableReport]) -> dict[str, TableReport]:
     for report in reports:
         assert not report.errors, report.to_dict()
@@ -47,15 +43,25 @@ def reconciled(reports: list[TableReport]) -> dict[str, TableReport]:
     return {report.table: report for report in reports}
 
 
+@contextmanager
+def ingested(tmp_path_factory: pytest.TempPathFactory, mapping: str, files: dict[str, Path]):
+    """Symlink the real files into a fresh landing folder (folder -> file), ingest them through
+    the shipped mapping into an in-memory DuckDB, and yield it with the reconciled reports."""
+    require(*files.values())
+    landing = tmp_path_factory.mktemp("landing")
+    for folder, source in files.items():
+        (landing / folder).mkdir()
+        (landing / folder / source.name).symlink_to(source)
+    with duckdb.connect() as con:
+        reports = ingest_landing(con, landing, load_mapping(MAPPINGS / mapping), now=NOW)
+        yield con, reconciled(reports)
+
+
 @pytest.fixture(scope="module")
 def maven(tmp_path_factory: pytest.TempPathFactory):
-    require(MAVEN / "accounts.csv", MAVEN / "sales_pipeline.csv")
-    landing = tmp_path_factory.mktemp("maven_landing")
-    land(landing, "accounts", MAVEN / "accounts.csv")
-    land(landing, "sales_pipeline", MAVEN / "sales_pipeline.csv")
-    with duckdb.connect() as con:
-        reports = ingest_landing(con, landing, load_mapping(MAPPINGS / "maven_crm.yaml"), now=NOW)
-        yield con, reconciled(reports)
+    files = {"accounts": MAVEN / "accounts.csv", "sales_pipeline": MAVEN / "sales_pipeline.csv"}
+    with ingested(tmp_path_factory, "maven_crm.yaml", files) as loaded:
+        yield loaded
 
 
 def test_maven_accounts(maven) -> None:
@@ -128,12 +134,10 @@ def test_maven_empty_account_rows_are_quarantined_with_their_original_values(mav
 
 @pytest.fixture(scope="module")
 def leads(tmp_path_factory: pytest.TempPathFactory):
-    require(LEADS / "Leads.csv")
-    landing = tmp_path_factory.mktemp("leads_landing")
-    land(landing, "x_education_leads", LEADS / "Leads.csv")
-    with duckdb.connect() as con:
-        reports = ingest_landing(con, landing, load_mapping(MAPPINGS / "x_education_leads.yaml"), now=NOW)
-        yield con, reconciled(reports)
+    with ingested(
+        tmp_path_factory, "x_education_leads.yaml", {"x_education_leads": LEADS / "Leads.csv"}
+    ) as loaded:
+        yield loaded
 
 
 def test_leads_flat_export_loads_every_lead_with_its_outcome(leads) -> None:

@@ -18,7 +18,6 @@ import argparse
 import datetime
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,12 +26,7 @@ from pathlib import Path
 import duckdb
 from bench_raw import main as build_raw_tables
 
-from b2b_scoring.lib.dbt_args import (
-    DAILY_PARTITIONED_SELECTOR,
-    DBT_PROJECT_DIR,
-    build_dbt_args,
-    dbt_executable,
-)
+from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args, run_dbt_outside_dagster
 from b2b_scoring.lib.settings import Settings
 
 HISTORY_SELECTOR = "path:models/features/history"
@@ -44,12 +38,7 @@ def children_peak_rss_gib() -> float:
 
 def run_dbt(label: str, args: list[str], target: Path) -> None:
     began = time.perf_counter()
-    completed = subprocess.run(
-        [dbt_executable(), *args, "--target-path", str(target), "--log-path", str(target / "logs")],
-        cwd=DBT_PROJECT_DIR,
-        capture_output=True,
-        text=True,
-    )
+    completed = run_dbt_outside_dagster(args, target)
     wall = time.perf_counter() - began
     if completed.returncode != 0:
         print(completed.stdout[-5000:], file=sys.stderr)

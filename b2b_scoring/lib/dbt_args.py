@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -35,6 +36,17 @@ def manifest_is_stale(manifest_path: Path, project_dir: Path = DBT_PROJECT_DIR) 
     ]
     sources.append(project_dir / "dbt_project.yml")
     return any(p.stat().st_mtime > built for p in sources)
+
+
+def run_dbt_outside_dagster(args: list[str], target_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run dbt as Dagster would, but by hand (tests, benchmarks): own target and log folder, so
+    concurrent invocations do not share dbt's files; output captured."""
+    return subprocess.run(
+        [dbt_executable(), *args, "--target-path", str(target_dir), "--log-path", str(target_dir / "logs")],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
 
 
 def as_of_window(partition_start: datetime.datetime, partition_end: datetime.datetime) -> tuple[str, str]:

@@ -4,36 +4,35 @@
    `schedule` says which as-of dates to build (as_of.sql); everything uses data strictly before
    each as-of date. #}
 
+{# Rows of `relation` (dated by `date_column`) paired with each as-of date of the schedule they
+   reach, 1..`lookback_days` days later, with `days_before` = as_of_date - date. Each row is
+   expanded once, so one pass serves one date, a partition range or weekly snapshots. #}
+{% macro rows_reaching_as_of_dates(relation, date_column, lookback_days, schedule) -%}
+{%- set first, last = date_literal(schedule.first), date_literal(schedule.last) -%}
+select reaching.*, cast(reaching.{{ date_column }} + reaching.days_before as date) as as_of_date
+from (
+    select
+        source_rows.*,
+        cast(unnest(range(
+            greatest(1, {{ first }} - source_rows.{{ date_column }}),
+            least({{ lookback_days }}, {{ last }} - source_rows.{{ date_column }}) + 1
+        )) as integer) as days_before
+    from {{ relation }} as source_rows
+    where source_rows.{{ date_column }} >= {{ first }} - {{ lookback_days }}
+        and source_rows.{{ date_column }} < {{ last }}
+) as reaching
+semi join ({{ as_of_dates_sql(schedule) }}) as as_of_dates
+    on cast(reaching.{{ date_column }} + reaching.days_before as date) = as_of_dates.as_of_date
+{%- endmacro %}
+
+
 {# Windowed activity of every person active in the 90 days before an as-of date (others are
    absent): counts over 7/30/90 days, active days, the 21 days before the last 7 and the
-   recency-decayed engagement score. Each activity day reaches the as-of dates 1..90 days after
-   it, so one pass serves one date, a partition range or weekly snapshots. #}
+   recency-decayed engagement score. Materialized once per family (person_activity,
+   person_activity_history) and read by both the account and the person features. #}
 {% macro person_activity_sql(schedule) -%}
-{%- set first, last = date_literal(schedule.first), date_literal(schedule.last) -%}
-with as_of_dates as (
-    {{ as_of_dates_sql(schedule) }}
-),
-
-activity_days as (
-    select *
-    from {{ ref('int_person_activity_days') }}
-    where event_date >= {{ first }} - 90 and event_date < {{ last }}
-),
-
-reaching as (
-    select
-        activity_days.*,
-        cast(unnest(range(
-            greatest(1, {{ first }} - activity_days.event_date),
-            least(90, {{ last }} - activity_days.event_date) + 1
-        )) as integer) as days_before
-    from activity_days
-),
-
-by_as_of_date as (
-    select reaching.*, cast(reaching.event_date + reaching.days_before as date) as as_of_date
-    from reaching
-    semi join as_of_dates on cast(reaching.event_date + reaching.days_before as date) = as_of_dates.as_of_date
+with by_as_of_date as (
+    {{ rows_reaching_as_of_dates(ref('int_person_activity_days'), 'event_date', 90, schedule) | indent(4) }}
 )
 
 select
@@ -60,8 +59,7 @@ group by person_key, as_of_date
 {# One row per account and as-of date: firmographics as known then, the activity of the persons
    linked to the account then (buying committee), third-party intent over 30 days and the
    opportunity history. #}
-{% macro account_features_sql(schedule) -%}
-{%- set first, last = date_literal(schedule.first), date_literal(schedule.last) -%}
+{% macro account_features_sql(schedule, person_activity) -%}
 with as_of_dates as (
     {{ as_of_dates_sql(schedule) }}
 ),
@@ -73,10 +71,6 @@ accounts as (
 members as (
     {{ versions_as_of(ref('int_person_versions'), 'as_of_dates') }}
     where versions.account_key is not null
-),
-
-activity as (
-    {{ person_activity_sql(schedule) | indent(4) }}
 ),
 
 committee as (
@@ -99,39 +93,25 @@ committee as (
         {%- endfor %}
         round(coalesce(sum(activity.engagement_score), 0), 6) as engagement_score
     from members
-    left join activity
+    left join {{ person_activity }} as activity
         on members.person_key = activity.person_key and members.as_of_date = activity.as_of_date
     group by members.account_key, members.as_of_date
 ),
 
-intent_days as (
-    select *
-    from {{ ref('int_account_intent_signals') }}
-    where signal_date >= {{ first }} - 30 and signal_date < {{ last }}
-),
-
 intent_reaching as (
-    select
-        intent_days.*,
-        cast(unnest(range(
-            greatest(1, {{ first }} - intent_days.signal_date),
-            least(30, {{ last }} - intent_days.signal_date) + 1
-        )) as integer) as days_before
-    from intent_days
+    {{ rows_reaching_as_of_dates(ref('int_account_intent_signals'), 'signal_date', 30, schedule) | indent(4) }}
 ),
 
 intent as (
     select
         intent_reaching.account_key,
-        as_of_dates.as_of_date,
+        intent_reaching.as_of_date,
         count(distinct intent_reaching.topic) as intent_topics_30d,
         count(*) as intent_signals_30d,
         count(*) filter (where intent_reaching.days_before <= 7) as intent_signals_7d,
         max(intent_reaching.intensity) as intent_max_intensity_30d,
         round(avg(intent_reaching.intensity), 6) as intent_mean_intensity_30d
     from intent_reaching
-    join as_of_dates
-        on cast(intent_reaching.signal_date + intent_reaching.days_before as date) = as_of_dates.as_of_date
     group by all
 ),
 
@@ -202,17 +182,13 @@ asof left join intent_signal_dates
    seniority), own activity (windowed counts, recency, velocity, decayed engagement, e-mail
    engagement rates), and firmographics and context of the person's account from
    `account_features` (the same family's account table). #}
-{% macro person_features_sql(schedule, account_features) -%}
+{% macro person_features_sql(schedule, person_activity, account_features) -%}
 with as_of_dates as (
     {{ as_of_dates_sql(schedule) }}
 ),
 
 persons as (
     {{ versions_as_of(ref('int_person_versions'), 'as_of_dates') }}
-),
-
-activity as (
-    {{ person_activity_sql(schedule) | indent(4) }}
 ),
 
 {% if schedule.first == schedule.last -%}
@@ -294,7 +270,7 @@ select
     coalesce(accounts.open_opportunities, 0) as account_open_opportunities,
     coalesce(accounts.won_opportunities, 0) as account_won_opportunities
 from persons
-left join activity
+left join {{ person_activity }} as activity
     on persons.person_key = activity.person_key and persons.as_of_date = activity.as_of_date
 left join {{ account_features }} as accounts
     on persons.account_key = accounts.account_key and persons.as_of_date = accounts.as_of_date

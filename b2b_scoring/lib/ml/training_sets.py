@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from b2b_scoring.lib.contract import CONVERT_LEAD
 from b2b_scoring.lib.goals import Goal
 
 FEATURE_HISTORY = {"person": "features.person_feature_history", "account": "features.account_feature_history"}
@@ -81,9 +82,7 @@ def training_set(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan) -> 
     not eligible for a lead-conversion goal."""
     conversions, parameters = conversions_sql(goal)
     key = KEY_COLUMN[goal.entity]
-    already_converted = (
-        "and not features.has_converted" if goal.entity == "person" and goal.conversion.event else ""
-    )
+    already_converted = "and not features.has_converted" if goal.conversion.event == CONVERT_LEAD else ""
     return con.sql(
         f"""
         with conversions as ({conversions}),
