@@ -23,7 +23,6 @@ FEATURES_SCHEMA = "features"
 
 @dataclass(frozen=True)
 class DemoOutcome:
-    run_ids: list[str]
     passed_checks: int
     failed_checks: list[str]
     row_counts: dict[str, dict[str, int]]
@@ -50,10 +49,10 @@ def demo_partition_range(settings: Settings, partitions_def: dg.PartitionsDefini
     return covered[0], covered[-1]
 
 
-def recent_partition_range(first: str, last: str, days: int = RECENT_DAYS) -> tuple[str, str]:
-    """The last `days` partitions of first..last (daily keys)."""
+def recent_first_partition(first: str, last: str, days: int = RECENT_DAYS) -> str:
+    """The first of the last `days` daily partitions of first..last."""
     recent = datetime.date.fromisoformat(last) - datetime.timedelta(days=days - 1)
-    return max(first, recent.isoformat()), last
+    return max(first, recent.isoformat())
 
 
 def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
@@ -70,7 +69,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
         key for key in every_key if graph.get(key).partitions_def is not None and key.path[0] != RAW_SCHEMA
     }
     first, last = demo_partition_range(settings, job.partitions_def)
-    recent_first, _ = recent_partition_range(first, last)
+    recent_first = recent_first_partition(first, last)
     instance = dg.DagsterInstance.get()
     log(
         f"materializing {len(every_key)} assets on a world of {settings.persons:,} persons; "
@@ -94,7 +93,6 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
             for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA, STAGING_SCHEMA, FEATURES_SCHEMA, TRUTH_SCHEMA)
         }
     return DemoOutcome(
-        run_ids=[r.run_id for r in results],
         passed_checks=sum(e.passed for e in evaluations),
         failed_checks=[f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed],
         row_counts=row_counts,

@@ -60,16 +60,8 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(_get(env, "B2B_SCORING_DATA_DIR") or "./data").expanduser().resolve()
-        source = _get(env, "B2B_SCORING_SOURCE") or "simulator"
-        if source not in SOURCE_KINDS:
-            raise SettingsError(
-                f"B2B_SCORING_SOURCE={source!r} is not supported: use one of {', '.join(SOURCE_KINDS)}."
-            )
-        environment = _get(env, "B2B_SCORING_ENV") or "production"
-        if environment not in ENVIRONMENTS:
-            raise SettingsError(
-                f"B2B_SCORING_ENV={environment!r} is not supported: use one of {', '.join(ENVIRONMENTS)}."
-            )
+        source = _choice(env, "B2B_SCORING_SOURCE", SOURCE_KINDS)
+        environment = _choice(env, "B2B_SCORING_ENV", ENVIRONMENTS)
         landing_dir = _get(env, "B2B_SCORING_LANDING_DIR")
         dagster_home = _get(env, "DAGSTER_HOME")
         settings = cls(
@@ -143,6 +135,14 @@ class Settings:
 def _path(env: Mapping[str, str], name: str) -> Path | None:
     raw = _get(env, name)
     return Path(raw).expanduser().resolve() if raw else None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; the first when unset."""
+    value = _get(env, name) or choices[0]
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r} is not supported: use one of {', '.join(choices)}.")
+    return value
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
