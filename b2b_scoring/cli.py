@@ -1,4 +1,4 @@
-"""The `b2b-scoring` command: demo, simulate, dev."""
+"""The `b2b-scoring` command: demo, simulate, ingest, backtest, dev."""
 
 from __future__ import annotations
 
@@ -79,6 +79,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(command=ingest_command)
 
+    backtest = commands.add_parser(
+        "backtest",
+        help="Stratified K-fold backtest of a flat CRM export (one row per lead); prints JSON metrics.",
+    )
+    backtest.add_argument("--flat-file", type=Path, required=True, help="CSV with one row per lead")
+    backtest.add_argument("--outcome", required=True, help="outcome column (0/1, true/false, yes/no)")
+    backtest.add_argument("--id", dest="id_column", help="identifier column (never a feature)")
+    backtest.add_argument(
+        "--post-contact",
+        type=_column_list,
+        default=[],
+        help="comma-separated columns known only after sales contact (left out of training)",
+    )
+    backtest.add_argument(
+        "--missing-values",
+        type=_column_list,
+        default=[],
+        help="comma-separated extra missing markers, e.g. Select",
+    )
+    backtest.add_argument("--sep", help="field delimiter (default: detected)")
+    backtest.add_argument(
+        "--algorithm", choices=("lightgbm", "random_forest", "logistic_regression"), default="lightgbm"
+    )
+    backtest.add_argument("--folds", type=_positive_int, default=5)
+    backtest.set_defaults(command=backtest_command)
+
     dev = commands.add_parser("dev", help=f"Start the Dagster UI on http://{UI_HOST}:$PORT (default 3000).")
     dev.set_defaults(command=dev_command)
     return parser
@@ -103,6 +129,10 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"schema {schema} in {settings.warehouse_path}:")
         for table, rows in counts.items():
             print(f"  {schema}.{table:<28} {rows:>14,} rows")
+    for model in outcome.models:
+        print(f"model {model}")
+    if outcome.warned_checks:
+        print(f"\nWarnings (not blocking): {', '.join(outcome.warned_checks)}")
     if outcome.failed_checks:
         print(f"\nFailed asset checks: {', '.join(outcome.failed_checks)}", file=sys.stderr)
         return 1
@@ -185,6 +215,26 @@ def ingest_command(args: argparse.Namespace) -> int:
     return 1 if any(report.errors for report in reports) else 0
 
 
+def backtest_command(args: argparse.Namespace) -> int:
+    from b2b_scoring.lib.ml.flat_file import FlatFileError, backtest_flat_file
+
+    try:
+        result = backtest_flat_file(
+            args.flat_file,
+            args.outcome,
+            id_column=args.id_column,
+            post_contact=args.post_contact,
+            missing_values=args.missing_values,
+            sep=args.sep,
+            algorithm=args.algorithm,
+            folds=args.folds,
+        )
+    except FlatFileError as error:
+        raise SettingsError(str(error)) from None
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def dev_command(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     ensure_dagster_home(settings.dagster_home)
@@ -202,6 +252,10 @@ def dev_command(args: argparse.Namespace) -> int:
     ]
     print(f"DAGSTER_HOME={settings.dagster_home} {' '.join(command)}", flush=True)
     os.execvpe(command[0], command, {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)})
+
+
+def _column_list(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _positive_int(text: str) -> int:

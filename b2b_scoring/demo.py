@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from b2b_scoring.defs.automation import ALL_ASSETS_JOB
+from b2b_scoring.defs.automation import ALL_ASSETS_JOB, TRAINING_JOB
 from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.ingestion import QUARANTINE_SCHEMA, RAW_SCHEMA
@@ -19,13 +19,16 @@ from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
 
 STAGING_SCHEMA = "staging"
 FEATURES_SCHEMA = "features"
+ML_SCHEMA = "ml"
 
 
 @dataclass(frozen=True)
 class DemoOutcome:
     passed_checks: int
     failed_checks: list[str]
+    warned_checks: list[str]
     row_counts: dict[str, dict[str, int]]
+    models: list[str]
 
 
 # Daily tables downstream of the raw layer (features, ...) are built for the most recent days
@@ -57,7 +60,8 @@ def recent_first_partition(first: str, last: str, days: int = RECENT_DAYS) -> st
 
 def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     """Run the all-assets job in process on the persistent instance: one run over all partitions
-    for everything but the daily tables downstream of raw, then one over their recent days."""
+    for everything but the daily tables downstream of raw, then one over their recent days; then
+    the training job once per goal."""
     from b2b_scoring.definitions import defs
 
     definitions = defs()
@@ -85,15 +89,56 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
         for keys, start in ((every_key - downstream_daily, first), (downstream_daily, recent_first))
         if keys
     ]
+    training_job = definitions.resolve_job_def(TRAINING_JOB)
+    assert training_job.partitions_def is not None
+    for goal in training_job.partitions_def.get_partition_keys():
+        log(f"training goal {goal}: gates, walk-forward backtest, model registry")
+        results.append(
+            training_job.execute_in_process(
+                instance=instance,
+                partition_key=goal,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            )
+        )
     evaluations = [e for result in results for e in result.get_asset_check_evaluations()]
     log(f"runs {', '.join(r.run_id for r in results)} finished; {len(evaluations)} asset checks evaluated")
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         row_counts = {
             schema: relation_row_counts(con, schema, first=list(CONTRACTS))
-            for schema in (RAW_SCHEMA, QUARANTINE_SCHEMA, STAGING_SCHEMA, FEATURES_SCHEMA, TRUTH_SCHEMA)
+            for schema in (
+                RAW_SCHEMA,
+                QUARANTINE_SCHEMA,
+                STAGING_SCHEMA,
+                FEATURES_SCHEMA,
+                ML_SCHEMA,
+                TRUTH_SCHEMA,
+            )
         }
+        models = (
+            [
+                f"{goal} v{version} ({algorithm}, {'champion' if champion else 'challenger'}): backtest "
+                f"ROC-AUC {auc:.3f}, rules baseline {baseline:.3f}, {rows:,} training rows"
+                for goal, version, algorithm, champion, auc, baseline, rows in con.execute(
+                    "select goal, version, algorithm, champion, "
+                    "(metrics->'backtest'->algorithm->'metrics'->>'roc_auc')::double, "
+                    "coalesce((metrics->'backtest'->'rules_baseline'->'metrics'->>'roc_auc')::double, "
+                    "'nan'), "
+                    "training_rows from ml.model_registry order by goal, version"
+                ).fetchall()
+            ]
+            if row_counts[ML_SCHEMA]
+            else []
+        )
+
+    def name(e: dg.AssetCheckEvaluation) -> str:
+        return f"{e.asset_key.to_user_string()}:{e.check_name}"
+
+    failed = [e for e in evaluations if not e.passed]
     return DemoOutcome(
         passed_checks=sum(e.passed for e in evaluations),
-        failed_checks=[f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations if not e.passed],
+        failed_checks=[name(e) for e in failed if e.severity == dg.AssetCheckSeverity.ERROR],
+        warned_checks=[name(e) for e in failed if e.severity != dg.AssetCheckSeverity.ERROR],
         row_counts=row_counts,
+        models=models,
     )

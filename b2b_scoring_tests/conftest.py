@@ -2,6 +2,7 @@ import datetime
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -67,3 +68,48 @@ def tiny_pipeline(
             tags=TINY_RANGE_TAGS,
         )
         yield settings, result
+
+
+# A world long enough to train on: 400 days of 1,500 persons.
+YEAR_ENV = {
+    "B2B_SCORING_PERSONS": "1500",
+    "B2B_SCORING_SEED": "11",
+    "B2B_SCORING_SIM_END_DATE": "2025-06-30",
+    "B2B_SCORING_HISTORY_DAYS": "400",
+    "B2B_SCORING_START_DATE": "2024-05-01",
+}
+
+
+@dataclass(frozen=True)
+class YearWorld:
+    settings: Settings
+    training: dict[str, dg.ExecuteInProcessResult]
+
+
+@pytest.fixture(scope="session")
+def year_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YearWorld]:
+    """The 400-day world's raw tables, staging and weekly feature history, then the training job
+    of every goal (gates, backtest, registry), built once per session. Tests only read it."""
+    from b2b_scoring.defs.training.assets import training_definitions
+
+    data_dir = tmp_path_factory.mktemp("year_world") / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
+            patch.setenv(name, value)
+        settings = Settings.from_env()
+        raw, dbt, training = raw_definitions(), dbt_definitions(), training_definitions()
+        all_resources = {**resources().resources, **dbt.resources}
+        unpartitioned_dbt = [a for a in dbt.assets if a.partitions_def is None]
+        built = dg.materialize(
+            [*raw.assets, *unpartitioned_dbt],
+            resources=all_resources,
+            tags=partition_range_tags(YEAR_ENV["B2B_SCORING_START_DATE"], "2025-06-30"),
+        )
+        assert built.success
+        trained = {
+            goal: dg.materialize(
+                training.assets, resources=all_resources, partition_key=goal, raise_on_error=False
+            )
+            for goal in settings.goals().names()
+        }
+        yield YearWorld(settings, trained)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from b2b_scoring.lib.ml.leakage import leakage_suspects, roc_auc, single_feature_auc
+from b2b_scoring.lib.ml.leakage import leakage_suspects, single_feature_auc
+from b2b_scoring.lib.ml.metrics import roc_auc
 
 RNG = np.random.default_rng(3)
 N = 4000

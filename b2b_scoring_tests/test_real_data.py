@@ -189,3 +189,20 @@ def test_leads_column_roles_are_recorded(leads) -> None:
     }
     assert roles["Total Time Spent on Website"] == "attribute"
     assert sum(role == "attribute" for role in roles.values()) == 37 - 2 - 9
+
+
+def test_leads_csv_backtest_reaches_the_quality_bar_and_names_the_post_contact_columns() -> None:
+    from b2b_scoring.lib.ml.flat_file import backtest_flat_file
+
+    csv = LEADS / "Leads.csv"
+    require(csv)
+    all_columns = backtest_flat_file(csv, "Converted", missing_values=["Select"])
+    assert all_columns["n"] == 9240 and all_columns["excluded_identifiers"] == ["Lead Number", "Prospect ID"]
+    assert all_columns["auc"] >= 0.98
+    suspects = {s["column"]: s["blocking"] for s in all_columns["leakage_suspects"]}
+    assert suspects == {"Tags": True, "Lead Quality": False}
+    post_contact = ["Tags", "Lead Quality", "Last Activity", "Last Notable Activity"]
+    marked = backtest_flat_file(csv, "Converted", post_contact=post_contact, missing_values=["Select"])
+    assert marked["auc"] >= 0.87 and marked["leakage_suspects"] == []
+    assert marked["calibration_error"] < 0.03
+    assert marked["auc"] > marked["baselines"]["logistic_regression"]["auc"]

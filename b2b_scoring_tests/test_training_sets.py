@@ -1,47 +1,32 @@
 """Training sets and gates of the goals, checked against the simulator's ground truth."""
 
 import datetime
+from collections.abc import Iterator
 
-import dagster as dg
 import duckdb
 import pyarrow as pa
 import pytest
 
-from b2b_scoring.defs.features.dbt import defs as dbt_definitions
-from b2b_scoring.defs.partitions import partition_range_tags
-from b2b_scoring.defs.raw.assets import raw_definitions
-from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib.goals import default_goals_path, load_goals, parse_goals
-from b2b_scoring.lib.ml.training_sets import DataSpan, conversions_gate, data_span, history_gate, training_set
+from b2b_scoring.lib.ml.training_sets import (
+    DataSpan,
+    LabelSummary,
+    conversions_gate,
+    data_span,
+    history_gate,
+    label_summary,
+    training_set,
+)
+from b2b_scoring_tests.conftest import YearWorld
 
 GOALS = load_goals(default_goals_path())
 LEAD, ACCOUNT = GOALS.get("lead_conversion"), GOALS.get("opportunity_contract")
-# A world long enough to train on: 400 days of 1,500 persons.
-YEAR_ENV = {
-    "B2B_SCORING_PERSONS": "1500",
-    "B2B_SCORING_SEED": "11",
-    "B2B_SCORING_SIM_END_DATE": "2025-06-30",
-    "B2B_SCORING_HISTORY_DAYS": "400",
-    "B2B_SCORING_START_DATE": "2024-05-01",
-}
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory):
-    """Raw tables, staging and the weekly feature history of the 400-day world (read-only)."""
-    data_dir = tmp_path_factory.mktemp("training") / "data"
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
-            patch.setenv(name, value)
-        raw, dbt = raw_definitions(), dbt_definitions()
-        unpartitioned_dbt = [a for a in dbt.assets if a.partitions_def is None]
-        result = dg.materialize(
-            [*raw.assets, *unpartitioned_dbt],
-            resources={**resources().resources, **dbt.resources},
-            tags=partition_range_tags("2024-05-01", "2025-06-30"),
-        )
-        assert result.success
-    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+def warehouse(year_world: YearWorld) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The 400-day world's warehouse, read-only."""
+    with duckdb.connect(str(year_world.settings.warehouse_path), read_only=True) as con:
         yield con
 
 
@@ -104,12 +89,29 @@ def test_history_gate_blocks_below_six_months_plus_window_and_warns_below_two_ye
 
 
 def test_conversions_gate_needs_ten_converting_keys() -> None:
-    nine = pa.table({"person_key": [f"P{i % 9}" for i in range(40)], "label": [1] * 18 + [0] * 22})
-    result = conversions_gate(LEAD, nine)
+    result = conversions_gate(LEAD, LabelSummary(rows=40, positive_rows=18, keys=20, converting_keys=9))
     assert not result.passed and result.blocking and result.numbers["converting_keys"] == 9
     assert "9 persons converted" in result.message and "at least 10 needed" in result.message
-    ten = pa.table({"person_key": [f"P{i}" for i in range(10)], "label": [1] * 10})
-    assert conversions_gate(LEAD, ten).passed
+    assert conversions_gate(LEAD, LabelSummary(rows=10, positive_rows=10, keys=10, converting_keys=10)).passed
+
+
+def test_label_summary_counts_what_the_training_set_holds(warehouse: duckdb.DuckDBPyConnection) -> None:
+    span = data_span(warehouse, LEAD)
+    labelled = training_set(warehouse, LEAD, span)
+    summary = label_summary(warehouse, LEAD, span)
+    positives = labelled.filter(pa.compute.equal(labelled["label"], 1))
+    assert summary == LabelSummary(
+        labelled.num_rows,
+        positives.num_rows,
+        len(pa.compute.unique(labelled["person_key"])),
+        len(pa.compute.unique(positives["person_key"])),
+    )
+    # A share of the keys keeps all snapshots of the chosen keys and about that share of rows.
+    half = training_set(warehouse, LEAD, span, key_share=0.5)
+    chosen = set(half["person_key"].to_pylist())
+    assert 0.4 < len(chosen) / summary.keys < 0.6
+    kept = labelled.filter(pa.compute.is_in(labelled["person_key"], value_set=pa.array(sorted(chosen))))
+    assert kept.num_rows == half.num_rows
 
 
 def test_converted_status_filter_selects_the_conversions(warehouse: duckdb.DuckDBPyConnection) -> None:
@@ -119,4 +121,7 @@ def test_converted_status_filter_selects_the_conversions(warehouse: duckdb.DuckD
     ).get("g")  # fmt: skip
     labelled = training_set(warehouse, only_unknown_status, data_span(warehouse, only_unknown_status))
     assert labelled.num_rows > 0 and pa.compute.sum(labelled["label"]).as_py() == 0
-    assert not conversions_gate(only_unknown_status, labelled).passed
+    assert not conversions_gate(
+        only_unknown_status,
+        label_summary(warehouse, only_unknown_status, data_span(warehouse, only_unknown_status)),
+    ).passed

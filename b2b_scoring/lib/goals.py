@@ -14,7 +14,9 @@ How many goals may be active depends on the environment, as Adobe's sandboxes: 5
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,6 +30,8 @@ Entity = Literal["person", "account"]
 ENTITIES: tuple[Entity, ...] = ("person", "account")
 Algorithm = Literal["lightgbm", "random_forest", "logistic_regression"]
 ALGORITHMS: tuple[Algorithm, ...] = ("lightgbm", "random_forest", "logistic_regression")
+ClassWeighting = Literal["auto", "none", "balanced"]
+CLASS_WEIGHTING_OPTIONS: tuple[ClassWeighting, ...] = ("auto", "none", "balanced")
 Environment = Literal["production", "development"]
 ENVIRONMENTS: tuple[Environment, ...] = ("production", "development")
 DEFAULT_LIMITS: dict[str, int] = {"production": 5, "development": 1}
@@ -66,6 +70,20 @@ class Conversion:
 
 
 @dataclass(frozen=True)
+class PointsRule:
+    """`points` when `feature` is at least `at_least`, or is one of `one_of`."""
+
+    feature: str
+    points: float
+    at_least: float | None = None
+    one_of: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        condition = f">= {self.at_least:g}" if self.at_least is not None else f"in {list(self.one_of)}"
+        return f"{self.feature} {condition}: {self.points:+g}"
+
+
+@dataclass(frozen=True)
 class Goal:
     name: str
     entity: Entity
@@ -73,6 +91,23 @@ class Goal:
     prediction_window_days: int
     algorithm: Algorithm = "lightgbm"
     description: str = ""
+    class_weighting: ClassWeighting = "auto"
+    known_after_contact: tuple[str, ...] = ()
+    baseline_points: tuple[PointsRule, ...] = ()
+
+    def fingerprint(self) -> str:
+        """Changes whenever what the goal predicts or how it is trained changes."""
+        return hashlib.sha256(
+            repr(
+                (
+                    self.entity,
+                    self.conversion,
+                    self.prediction_window_days,
+                    self.algorithm,
+                    self.known_after_contact,
+                )
+            ).encode()
+        ).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -147,7 +182,17 @@ def _goal(origin: str, entry: Any, at: str) -> Goal:
     _only_keys(
         origin,
         entry,
-        {"name", "entity", "conversion", "prediction_window_days", "algorithm", "description"},
+        {
+            "name",
+            "entity",
+            "conversion",
+            "prediction_window_days",
+            "algorithm",
+            "description",
+            "class_weighting",
+            "known_after_contact",
+            "baseline_points",
+        },
         at,
     )
     name = entry.get("name")
@@ -174,7 +219,54 @@ def _goal(origin: str, entry: Any, at: str) -> Goal:
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise GoalsError(f"{origin}: {at}.description: expected text")
-    return Goal(name, entity, conversion, window, algorithm, description)
+    class_weighting = entry.get("class_weighting", "auto")
+    if class_weighting not in CLASS_WEIGHTING_OPTIONS:
+        raise GoalsError(
+            f"{origin}: {at}.class_weighting: expected one of {', '.join(CLASS_WEIGHTING_OPTIONS)}, "
+            f"got {class_weighting!r}"
+        )
+    after_contact = entry.get("known_after_contact", [])
+    if not isinstance(after_contact, list) or not all(isinstance(c, str) and c for c in after_contact):
+        raise GoalsError(f"{origin}: {at}.known_after_contact: expected a list of feature names")
+    points = entry.get("baseline_points", [])
+    if not isinstance(points, list):
+        raise GoalsError(f"{origin}: {at}.baseline_points: expected a list of rules")
+    try:
+        rules = parse_points_rules(points, f"{at}.baseline_points")
+    except ValueError as error:
+        raise GoalsError(f"{origin}: {error}") from None
+    return Goal(
+        name, entity, conversion, window, algorithm, description, class_weighting, tuple(after_contact), rules
+    )
+
+
+def parse_points_rules(entries: Sequence[Mapping[str, Any]], where: str) -> tuple[PointsRule, ...]:
+    """Rules from config: {feature, points, at_least | one_of}; errors name the entry."""
+    rules = []
+    for i, entry in enumerate(entries):
+        place = f"{where}[{i}]"
+        if not isinstance(entry, Mapping) or "feature" not in entry or "points" not in entry:
+            raise ValueError(f"{place}: a rule needs `feature` and `points`")
+        has_threshold, has_values = "at_least" in entry, "one_of" in entry
+        if has_threshold == has_values:
+            raise ValueError(f"{place}: give exactly one of `at_least` or `one_of`")
+        one_of = entry.get("one_of") or ()
+        if has_values and (isinstance(one_of, str) or not isinstance(one_of, Sequence)):
+            raise ValueError(f"{place}.one_of: expected a list of values")
+        try:
+            points = float(entry["points"])
+            at_least = float(entry["at_least"]) if has_threshold else None
+        except (TypeError, ValueError):
+            raise ValueError(f"{place}: `points` and `at_least` must be numbers") from None
+        rules.append(
+            PointsRule(
+                feature=str(entry["feature"]),
+                points=points,
+                at_least=at_least,
+                one_of=tuple(str(v) for v in one_of),
+            )
+        )
+    return tuple(rules)
 
 
 def _conversion(origin: str, spec: Any, at: str, entity: str) -> Conversion:

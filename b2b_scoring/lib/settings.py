@@ -23,6 +23,8 @@ SOURCE_KINDS: tuple[SourceKind, ...] = ("simulator", "landing")
 DEFAULT_PERSONS = 20_000
 DEFAULT_SEED = 7
 DEFAULT_HISTORY_DAYS = 730
+# Above this many labelled snapshots a goal trains on a random share of its keys (all their rows).
+DEFAULT_MAX_TRAINING_ROWS = 3_000_000
 # First daily partition. Fixed rather than derived from "today", so the partition set does not
 # shift every day (which would orphan materialized partitions in the UI). The default simulated
 # world spans the `DEFAULT_HISTORY_DAYS` days up to yesterday; a fixed date a few weeks before the
@@ -55,6 +57,7 @@ class Settings:
     goals_path: Path
     environment: Environment
     dagster_home: Path
+    max_training_rows: int = DEFAULT_MAX_TRAINING_ROWS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +86,9 @@ class Settings:
             environment=environment,  # type: ignore[arg-type]  # validated above
             dagster_home=(
                 Path(dagster_home).expanduser().resolve() if dagster_home else data_dir / "dagster_home"
+            ),
+            max_training_rows=_int(
+                env, "B2B_SCORING_MAX_TRAINING_ROWS", DEFAULT_MAX_TRAINING_ROWS, minimum=1000
             ),
         )
         settings.validate()
@@ -122,6 +128,11 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def models_dir(self) -> Path:
+        """Model artifacts: models/<goal>/v<version>.pkl, registered in ml.model_registry."""
+        return self.data_dir / "models"
 
     @property
     def simulator_dir(self) -> Path:

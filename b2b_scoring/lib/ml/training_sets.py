@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from b2b_scoring.lib.contract import CONVERT_LEAD
 from b2b_scoring.lib.goals import Goal
@@ -76,15 +75,11 @@ def data_span(con: duckdb.DuckDBPyConnection, goal: Goal) -> DataSpan:
     return DataSpan(first, last, tuple(row[0] for row in dates))
 
 
-def training_set(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan) -> pa.Table:
-    """The goal's labelled snapshots: every feature column plus `label` (1 when the key converts
-    in [as_of_date, as_of_date + window)). Persons already converted before the as-of date are
-    not eligible for a lead-conversion goal."""
+def _labelled_sql(goal: Goal, span: DataSpan) -> tuple[str, dict[str, object]]:
     conversions, parameters = conversions_sql(goal)
     key = KEY_COLUMN[goal.entity]
     already_converted = "and not features.has_converted" if goal.conversion.event == CONVERT_LEAD else ""
-    return con.sql(
-        f"""
+    sql = f"""
         with conversions as ({conversions}),
         labels as (
             select features.{key}, features.as_of_date
@@ -100,14 +95,47 @@ def training_set(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan) -> 
         from {FEATURE_HISTORY[goal.entity]} as features
         left join labels using ({key}, as_of_date)
         where list_contains($dates, features.as_of_date) {already_converted}
-        order by features.as_of_date, features.{key}
-        """,
-        params={
-            **parameters,
-            "window": goal.prediction_window_days,
-            "dates": list(span.labelled_as_of_dates),
-        },
+    """
+    return sql, {
+        **parameters,
+        "window": goal.prediction_window_days,
+        "dates": list(span.labelled_as_of_dates),
+    }
+
+
+def training_set(
+    con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan, key_share: float = 1.0
+) -> pa.Table:
+    """The goal's labelled snapshots: every feature column plus `label` (1 when the key converts
+    in [as_of_date, as_of_date + window)). Persons already converted before the as-of date are
+    not eligible for a lead-conversion goal. With `key_share` < 1, only a stable random share of
+    the keys (all their snapshots): a smaller set on which every metric stays unbiased."""
+    labelled, parameters = _labelled_sql(goal, span)
+    key = KEY_COLUMN[goal.entity]
+    return con.sql(
+        f"select * from ({labelled}) where hash({key}) % 1000000 < $threshold order by as_of_date, {key}",
+        params={**parameters, "threshold": round(key_share * 1_000_000)},
     ).to_arrow_table()
+
+
+@dataclass(frozen=True)
+class LabelSummary:
+    rows: int
+    positive_rows: int
+    keys: int
+    converting_keys: int
+
+
+def label_summary(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan) -> LabelSummary:
+    """Counts of the labelled snapshots, computed in DuckDB."""
+    labelled, parameters = _labelled_sql(goal, span)
+    key = KEY_COLUMN[goal.entity]
+    row = con.sql(
+        f"select count(*), coalesce(sum(label), 0), count(distinct {key}), "
+        f"count(distinct case when label = 1 then {key} end) from ({labelled})",
+        params=parameters,
+    ).fetchall()[0]
+    return LabelSummary(*(int(value) for value in row))
 
 
 @dataclass(frozen=True)
@@ -143,15 +171,14 @@ def history_gate(goal: Goal, span: DataSpan) -> GateResult:
     return GateResult("enough_history", True, True, f"{span.history_days} days of history", numbers)
 
 
-def conversions_gate(goal: Goal, labels: pa.Table) -> GateResult:
+def conversions_gate(goal: Goal, summary: LabelSummary) -> GateResult:
     """At least MIN_CONVERSIONS distinct converting keys in the labelled training window."""
-    key = KEY_COLUMN[goal.entity]
-    positives = labels.filter(pc.equal(labels["label"], 1))
-    converters = len(pc.unique(positives[key])) if positives.num_rows else 0
+    converters = summary.converting_keys
     numbers: dict[str, int | str] = {
         "converting_keys": converters,
-        "positive_rows": positives.num_rows,
-        "rows": labels.num_rows,
+        "positive_rows": summary.positive_rows,
+        "rows": summary.rows,
+        "keys": summary.keys,
         "required": MIN_CONVERSIONS,
     }
     passed = converters >= MIN_CONVERSIONS

@@ -1,0 +1,196 @@
+"""Per-goal training: the labelled training set with its gates (blocking checks), then the
+backtested, calibrated model registered in ml.model_registry. Goals are the partitions, so a goal
+added to goals.yaml is a new partition, not new code."""
+
+import datetime
+
+import dagster as dg
+import duckdb
+import numpy as np
+from dagster_duckdb import DuckDBResource
+
+from b2b_scoring.lib.goals import Goal
+from b2b_scoring.lib.ml.goal_training import feature_columns, train_goal
+from b2b_scoring.lib.ml.leakage import leakage_suspects
+from b2b_scoring.lib.ml.registry import register_model
+from b2b_scoring.lib.ml.reports import (
+    backtest_markdown,
+    calibration_markdown,
+    folds_markdown,
+    gains_markdown,
+    importance_markdown,
+)
+from b2b_scoring.lib.ml.training_sets import (
+    FEATURE_HISTORY,
+    GateResult,
+    conversions_gate,
+    data_span,
+    history_gate,
+    label_summary,
+    training_set,
+)
+from b2b_scoring.lib.settings import Settings
+
+TRAINING_SETS_KEY = dg.AssetKey(["ml", "training_sets"])
+MODEL_REGISTRY_KEY = dg.AssetKey(["ml", "model_registry"])
+GATES = ("enough_history", "enough_conversions", "no_leakage")
+LEAKAGE_SAMPLE_ROWS = 300_000
+
+
+def goal_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
+    return dg.StaticPartitionsDefinition(settings.goals().names())
+
+
+def _gate_result(gate: GateResult) -> dg.AssetCheckResult:
+    # A blocking gate that fails stops the model step; a warning shows but lets training go on.
+    severity = dg.AssetCheckSeverity.ERROR if gate.blocking else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name=gate.name,
+        passed=gate.passed,
+        severity=severity,
+        description=gate.message,
+        metadata=dict(gate.numbers),
+    )
+
+
+def _key_share(rows: int, max_rows: int) -> float:
+    return min(1.0, max_rows / rows) if rows else 1.0
+
+
+def leakage_gate(con: duckdb.DuckDBPyConnection, goal: Goal, rows: int) -> GateResult:
+    """Single-feature AUCs of every training feature on a sample of keys; declared post-contact
+    columns are reported as kept out of training."""
+    span = data_span(con, goal)
+    sample = training_set(con, goal, span, _key_share(rows, LEAKAGE_SAMPLE_ROWS))
+    features = feature_columns(sample, goal)
+    label = sample["label"].to_numpy()
+    numbers: dict[str, int | str] = {
+        "features_checked": len(features),
+        "rows_checked": sample.num_rows,
+        "kept_out_as_post_contact": ", ".join(goal.known_after_contact) or "none declared",
+    }
+    if label.min(initial=1) == label.max(initial=0):
+        return GateResult("no_leakage", True, True, "one class only: nothing to check", numbers)
+    # Features are built point in time by dbt, so no review level for "filled in after contact".
+    suspects = leakage_suspects(
+        {name: sample[name].to_numpy(zero_copy_only=False) for name in features}, label, review_limit=None
+    )
+    blocking = [s for s in suspects if s.blocking]
+    review = [s for s in suspects if not s.blocking]
+    numbers["suspects"] = "; ".join(f"{s.column}: {s.reason}" for s in suspects) or "none"
+    if blocking:
+        names = ", ".join(s.column for s in blocking)
+        message = f"leaking feature(s) would reach training: {names} ({numbers['suspects']})"
+        return GateResult("no_leakage", False, True, message, numbers)
+    if review:
+        names = ", ".join(s.column for s in review)
+        return GateResult("no_leakage", False, False, f"review: {names} ({numbers['suspects']})", numbers)
+    return GateResult(
+        "no_leakage", True, True, f"no feature predicts the label alone ({len(features)} checked)", numbers
+    )
+
+
+def training_definitions() -> dg.Definitions:
+    settings = Settings.from_env()
+    goals = settings.goals()
+    partitions = goal_partitions(settings)
+    history_deps = [dg.AssetKey(["features", table.split(".")[1]]) for table in FEATURE_HISTORY.values()]
+
+    @dg.asset(
+        key=TRAINING_SETS_KEY,
+        partitions_def=partitions,
+        deps=history_deps,
+        group_name="training",
+        kinds={"duckdb"},
+        pool="duckdb",
+        check_specs=[dg.AssetCheckSpec(name, asset=TRAINING_SETS_KEY, blocking=True) for name in GATES],
+    )
+    def training_sets(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        """Each goal's labelled weekly snapshots (label: converted within the prediction window
+        after the as-of date), summarized per as-of date in ml.training_set_summary, and the gates
+        a goal must pass before it is trained: history, conversions and leakage."""
+        goal = goals.get(context.partition_key)
+        with duckdb.get_connection() as con:
+            span = data_span(con, goal)
+            summary = label_summary(con, goal, span)
+            gates = [history_gate(goal, span), conversions_gate(goal, summary)]
+            gates.append(leakage_gate(con, goal, summary.rows))
+        return dg.MaterializeResult(
+            metadata={
+                "goal": goal.name,
+                "conversion": goal.conversion.describe(),
+                "prediction_window_days": goal.prediction_window_days,
+                "labelled_rows": summary.rows,
+                "positive_rows": summary.positive_rows,
+                "keys": summary.keys,
+                "converting_keys": summary.converting_keys,
+                "positive_rate": round(summary.positive_rows / summary.rows, 5) if summary.rows else 0.0,
+                "as_of_dates": len(span.labelled_as_of_dates),
+                "first_as_of_date": str(min(span.labelled_as_of_dates, default="")),
+                "last_as_of_date": str(max(span.labelled_as_of_dates, default="")),
+                "history_days": span.history_days,
+            },
+            check_results=[_gate_result(gate) for gate in gates],
+        )
+
+    @dg.asset(
+        key=MODEL_REGISTRY_KEY,
+        partitions_def=partitions,
+        deps=[TRAINING_SETS_KEY],
+        group_name="training",
+        kinds={"lightgbm", "duckdb"},
+        pool="duckdb",
+    )
+    def model_registry(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        """The goal's model: walk-forward backtest of the model, logistic regression and the points
+        baseline; final calibrated model registered in ml.model_registry, champion only when it
+        beats the current one."""
+        goal = goals.get(context.partition_key)
+        with duckdb.get_connection() as con:
+            span = data_span(con, goal)
+            rows = label_summary(con, goal, span).rows
+            key_share = _key_share(rows, settings.max_training_rows)
+            table = training_set(con, goal, span, key_share)
+        context.log.info(f"{goal.name}: training on {table.num_rows:,} of {rows:,} labelled snapshots")
+        training = train_goal(table, goal)
+        with duckdb.get_connection() as con:
+            registered = register_model(
+                con, training, settings.models_dir, datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+            )
+        report = training.backtest
+        model = report.model
+        return dg.MaterializeResult(
+            metadata={
+                "goal": goal.name,
+                "version": registered.version,
+                "champion": registered.champion,
+                "champion_reason": registered.champion_reason,
+                "artifact": dg.MetadataValue.path(str(registered.artifact_path)),
+                "algorithm": goal.algorithm,
+                "training_rows": training.training_rows,
+                "key_share": round(key_share, 4),
+                "data_window": f"{training.first_as_of_date} .. {training.last_as_of_date}",
+                "class_weighting": report.class_weighting,
+                "class_weighting_pr_auc": dg.MetadataValue.json(
+                    {k: round(v, 4) for k, v in report.class_weighting_pr_auc.items()}
+                ),
+                "calibration": training.trained.calibrator.method,
+                "backtest_roc_auc": round(model.metrics["roc_auc"], 4),
+                "backtest_pr_auc": round(model.metrics["pr_auc"], 4),
+                "backtest_calibration_error": round(model.metrics["calibration_error"], 4),
+                "backtest": dg.MetadataValue.md(backtest_markdown(report)),
+                "folds": dg.MetadataValue.md(folds_markdown(report)),
+                "calibration_table": dg.MetadataValue.md(calibration_markdown(model)),
+                "lift_table": dg.MetadataValue.md(gains_markdown(model)),
+                "importance": dg.MetadataValue.md(importance_markdown(training.importance)),
+                "top_fields": ", ".join(f.field for f in training.importance[:5]),
+                "positive_rate": round(float(np.mean(report.label)), 5),
+            }
+        )
+
+    return dg.Definitions(assets=[training_sets, model_registry])
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return training_definitions()

@@ -1,0 +1,158 @@
+"""The model registry: each trained model of a goal as an artifact file plus a row of
+`ml.model_registry` (goal, version, trained_at, data window, features, metrics, champion flag).
+
+A new version becomes champion only when it beats the current champion's backtest ROC-AUC, or
+when there is no champion trained for the goal as it is defined now (its fingerprint changed).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from b2b_scoring.lib.ml.goal_training import GoalTraining
+from b2b_scoring.lib.ml.training import TrainedModel
+
+REGISTRY_TABLE = "ml.model_registry"
+CHAMPION_METRIC = "roc_auc"
+
+
+def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists ml")
+    con.execute(
+        f"""
+        create table if not exists {REGISTRY_TABLE} (
+            goal varchar not null,
+            version integer not null,
+            trained_at timestamp not null,
+            algorithm varchar not null,
+            goal_fingerprint varchar not null,
+            data_start date not null,
+            data_end date not null,
+            training_rows bigint not null,
+            features varchar[] not null,
+            metrics json not null,
+            artifact_path varchar not null,
+            champion boolean not null,
+            champion_reason varchar not null,
+            primary key (goal, version)
+        )
+        """
+    )
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    goal: str
+    version: int
+    champion: bool
+    champion_reason: str
+    artifact_path: Path
+    metrics: dict[str, Any]
+
+
+def registry_metrics(training: GoalTraining) -> dict[str, Any]:
+    """What the registry keeps of a training: every candidate's backtest metrics and intervals."""
+    report = training.backtest
+    return {
+        "backtest": {
+            name: {"metrics": result.metrics, "intervals": {k: list(v) for k, v in result.intervals.items()}}
+            for name, result in report.candidates.items()
+        },
+        "folds": report.folds,
+        "class_weighting": report.class_weighting,
+        "calibration": training.trained.calibrator.method,
+    }
+
+
+def champion(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, Any] | None:
+    rows = con.execute(
+        f"select version, goal_fingerprint, metrics, artifact_path from {REGISTRY_TABLE} "
+        "where goal = ? and champion",
+        [goal],
+    ).fetchall()
+    if not rows:
+        return None
+    version, fingerprint, metrics, path = rows[0]
+    return {
+        "version": version,
+        "fingerprint": fingerprint,
+        "metrics": json.loads(metrics),
+        "artifact_path": path,
+    }
+
+
+def _backtest_score(metrics: dict[str, Any], algorithm: str) -> float:
+    return float(metrics["backtest"][algorithm]["metrics"][CHAMPION_METRIC])
+
+
+def register_model(
+    con: duckdb.DuckDBPyConnection,
+    training: GoalTraining,
+    artifact_dir: Path,
+    trained_at: datetime.datetime,
+) -> RegisteredModel:
+    """Write the artifact, add the registry row and move the champion flag when the new model
+    wins, in one transaction."""
+    ensure_registry(con)
+    goal = training.goal
+    metrics = registry_metrics(training)
+    new_score = _backtest_score(metrics, goal.algorithm)
+    con.execute("begin transaction")
+    try:
+        version = con.execute(
+            f"select coalesce(max(version), 0) + 1 from {REGISTRY_TABLE} where goal = ?", [goal.name]
+        ).fetchall()[0][0]
+        current = champion(con, goal.name)
+        if current is None:
+            promoted, reason = True, "first model of the goal"
+        elif current["fingerprint"] != goal.fingerprint():
+            promoted, reason = True, f"goal definition changed since champion v{current['version']}"
+        else:
+            old_algorithm = next(iter(current["metrics"]["backtest"]))
+            old_score = _backtest_score(current["metrics"], old_algorithm)
+            promoted = new_score > old_score
+            verdict = "beats" if promoted else "does not beat"
+            reason = (
+                f"backtest {CHAMPION_METRIC} {new_score:.4f} {verdict} champion v{current['version']} "
+                f"({old_score:.4f})"
+            )
+        artifact = artifact_dir / goal.name / f"v{version}.pkl"
+        artifact.parent.mkdir(parents=True, exist_ok=True)
+        artifact.write_bytes(pickle.dumps(training.trained, protocol=5))
+        if promoted:
+            con.execute(f"update {REGISTRY_TABLE} set champion = false where goal = ?", [goal.name])
+        con.execute(
+            f"insert into {REGISTRY_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                goal.name,
+                version,
+                trained_at,
+                goal.algorithm,
+                goal.fingerprint(),
+                training.first_as_of_date,
+                training.last_as_of_date,
+                training.training_rows,
+                training.trained.encoder.names,
+                json.dumps(metrics),
+                str(artifact),
+                promoted,
+                reason,
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return RegisteredModel(goal.name, version, promoted, reason, artifact, metrics)
+
+
+def load_model(artifact_path: Path) -> TrainedModel:
+    """A registered model back from its artifact (only artifacts this project wrote: pickle)."""
+    return pickle.loads(Path(artifact_path).read_bytes())

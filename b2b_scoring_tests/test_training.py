@@ -1,0 +1,137 @@
+"""Per-goal training in the pipeline: gates as blocking checks, walk-forward backtest against the
+simulator's oracle and the baselines, calibration, importance and the model registry."""
+
+import datetime
+import json
+from collections.abc import Iterator
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pytest
+
+from b2b_scoring.lib.ml.registry import load_model
+from b2b_scoring.lib.ml.training_sets import data_span, training_set
+from b2b_scoring_tests.conftest import YEAR_ENV, YearWorld
+
+
+@pytest.fixture(scope="module")
+def registry(year_world: YearWorld) -> Iterator[list[dict]]:
+    with duckdb.connect(str(year_world.settings.warehouse_path), read_only=True) as con:
+        columns = [d[0] for d in con.execute("select * from ml.model_registry limit 0").description]
+        rows = con.execute("select * from ml.model_registry order by goal, version").fetchall()
+    yield [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_each_goal_passes_its_gates_and_registers_a_champion(
+    year_world: YearWorld, registry: list[dict]
+) -> None:
+    for goal, result in year_world.training.items():
+        checks = check_results(result)
+        assert checks["enough_conversions"].passed, goal
+        # 400 days: enough (6 months + 90 days) but below the recommended two years -> a warning.
+        history = checks["enough_history"]
+        assert not history.passed and history.severity == dg.AssetCheckSeverity.WARN
+        assert "below the recommended 2 years" in history.description
+        assert result.success, goal
+    assert [(row["goal"], row["version"], row["champion"]) for row in registry] == [
+        ("lead_conversion", 1, True),
+        ("opportunity_contract", 1, True),
+    ]
+    for row in registry:
+        metrics = json.loads(row["metrics"])
+        assert set(metrics["backtest"]) == {"lightgbm", "logistic_regression", "rules_baseline"}
+        assert len(metrics["folds"]) == 3 and row["champion_reason"] == "first model of the goal"
+        assert row["data_start"] < row["data_end"] and row["training_rows"] > 1000
+        assert "has_converted" not in row["features"] and "person_key" not in row["features"]
+
+
+def test_model_beats_the_rules_baseline_and_is_calibrated(registry: list[dict]) -> None:
+    account = json.loads(next(r for r in registry if r["goal"] == "lead_conversion")["metrics"])
+    model, rules = (account["backtest"][name]["metrics"] for name in ("lightgbm", "rules_baseline"))
+    assert model["roc_auc"] > rules["roc_auc"] + 0.02
+    assert model["calibration_error"] < 0.02
+    low, high = account["backtest"]["lightgbm"]["intervals"]["roc_auc"]
+    assert low < model["roc_auc"] < high
+
+
+def test_registered_artifact_scores_the_training_rows(year_world: YearWorld, registry: list[dict]) -> None:
+    row = next(r for r in registry if r["goal"] == "lead_conversion")
+    model = load_model(row["artifact_path"])
+    goal = year_world.settings.goals().get("lead_conversion")
+    with duckdb.connect(str(year_world.settings.warehouse_path), read_only=True) as con:
+        table = training_set(con, goal, data_span(con, goal))
+    probability = model.probability(table)
+    assert probability.min() >= 0 and probability.max() <= 1
+    # Calibrated: the mean probability is close to the observed conversion rate.
+    observed = pa.compute.mean(table["label"]).as_py()
+    assert abs(probability.mean() - observed) < 0.3 * observed
+    assert model.encoder.names == list(row["features"])
+
+
+def test_a_retrained_model_is_champion_only_when_it_beats_the_champion(
+    year_world: YearWorld, tmp_path
+) -> None:
+    """Register the same training twice on a copy of the registry: the second does not beat the
+    first (equal backtest), so the first stays champion; a better backtest takes over."""
+    import shutil
+
+    from b2b_scoring.lib.ml.goal_training import train_goal
+    from b2b_scoring.lib.ml.registry import register_model
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(year_world.settings.warehouse_path, copy)
+    goal = year_world.settings.goals().get("opportunity_contract")
+    with duckdb.connect(str(copy)) as con:
+        training = train_goal(training_set(con, goal, data_span(con, goal)), goal)
+        now = datetime.datetime(2025, 7, 1)
+        same = register_model(con, training, tmp_path / "models", now)
+        assert (same.version, same.champion) == (2, False)
+        assert "does not beat champion v1" in same.champion_reason
+        training.backtest.model.metrics["roc_auc"] += 0.01
+        better = register_model(con, training, tmp_path / "models", now)
+        assert (better.version, better.champion) == (3, True)
+        assert con.execute(
+            "select version from ml.model_registry where goal = ? and champion", [goal.name]
+        ).fetchall() == [(3,)]
+        assert (tmp_path / "models" / goal.name / "v3.pkl").is_file()
+
+
+def test_a_goal_without_enough_conversions_is_blocked_and_not_trained(
+    year_world: YearWorld, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A goal whose converted_status never occurs fails its conversions gate, which blocks the
+    model step; the check says why with the numbers."""
+    import shutil
+
+    from b2b_scoring.defs.resources import resources
+    from b2b_scoring.defs.training.assets import training_definitions
+
+    goals_file = tmp_path / "goals.yaml"
+    goals_file.write_text(
+        "goals:\n  - name: rare_status\n    entity: person\n    prediction_window_days: 90\n"
+        "    conversion: {event: leadOperation.convertLead, converted_status: [Never]}\n"
+    )
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copy(year_world.settings.warehouse_path, data_dir / "warehouse.duckdb")
+    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir),
+                        "B2B_SCORING_GOALS": str(goals_file)}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    result = dg.materialize(
+        training_definitions().assets, resources=resources().resources, partition_key="rare_status",
+        raise_on_error=False,
+    )  # fmt: skip
+    gate = check_results(result)["enough_conversions"]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    assert "0 persons converted" in gate.description and gate.metadata["required"].value == 10
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized == {dg.AssetKey(["ml", "training_sets"])}
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from ml.model_registry where goal = 'rare_status'"
+        ).fetchall() == [(0,)]
