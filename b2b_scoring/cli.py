@@ -131,12 +131,14 @@ def demo_command(args: argparse.Namespace) -> int:
             print(f"  {schema}.{table:<28} {rows:>14,} rows")
     for model in outcome.models:
         print(f"model {model}")
+    for goal in outcome.untrained_goals:
+        print(f"goal not trained: {goal}")
     if outcome.warned_checks:
         print(f"\nWarnings (not blocking): {', '.join(outcome.warned_checks)}")
     if outcome.failed_checks:
         print(f"\nFailed asset checks: {', '.join(outcome.failed_checks)}", file=sys.stderr)
         return 1
-    print(f"\nAll {outcome.passed_checks} asset checks passed.")
+    print(f"\n{outcome.passed_checks} asset checks passed; no data check failed.")
     print(f"Run `make dev` and open http://{UI_HOST}:{DEFAULT_PORT} to browse the assets and runs.")
     return 0
 

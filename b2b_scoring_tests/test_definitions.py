@@ -1,3 +1,4 @@
+import datetime
 import os
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import dagster as dg
 import pytest
 
 from b2b_scoring.definitions import defs
-from b2b_scoring.defs.automation import ALL_ASSETS_JOB, DAILY_PIPELINE_JOB
+from b2b_scoring.defs.automation import ALL_ASSETS_JOB, DAILY_PIPELINE_JOB, TRAINING_JOB
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.dagster_home import ensure_dagster_home
 
@@ -64,9 +65,25 @@ def test_jobs_and_schedule_resolve(definitions: dg.Definitions) -> None:
     assert RAW_KEYS <= daily_keys and WORLD_KEY not in daily_keys
     assert dg.AssetKey(["staging", "stg_experience_events"]) in daily_keys
     everything = definitions.resolve_job_def(ALL_ASSETS_JOB)
-    assert set(everything.asset_layer.executable_asset_keys) == set(
+    training = definitions.resolve_job_def(TRAINING_JOB)
+    training_keys = {dg.AssetKey(["ml", "training_sets"]), dg.AssetKey(["ml", "model_registry"])}
+    assert set(training.asset_layer.executable_asset_keys) == training_keys
+    assert training.partitions_def.get_partition_keys() == ["lead_conversion", "opportunity_contract"]
+    # Goal-partitioned training cannot share a run with daily partitions: its own job.
+    assert set(everything.asset_layer.executable_asset_keys) | training_keys == set(
         definitions.resolve_asset_graph().executable_asset_keys
     )
+    retraining = definitions.resolve_schedule_def("weekly_retraining")
+    assert retraining.cron_schedule == "0 3 * * 1" and retraining.job_name == TRAINING_JOB
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime.datetime(2025, 7, 7, 3),
+        repository_def=definitions.get_repository_def(),
+    )
+    requests = retraining.evaluate_tick(context).run_requests
+    assert [(r.partition_key, r.run_key) for r in requests] == [
+        ("lead_conversion", "lead_conversion-2025-07-07"),
+        ("opportunity_contract", "opportunity_contract-2025-07-07"),
+    ]
     schedule = definitions.resolve_schedule_def(f"{DAILY_PIPELINE_JOB}_schedule")
     assert schedule.cron_schedule == "0 1 * * *"
     assert schedule.execution_timezone == "UTC"

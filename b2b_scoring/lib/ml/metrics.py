@@ -116,10 +116,10 @@ BOOTSTRAPPED: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 def bootstrap_intervals(
     probability: np.ndarray,
     label: np.ndarray,
-    resamples: int = 200,
+    resamples: int = 100,
     confidence: float = 0.95,
     seed: int = 0,
-    max_rows: int = 200_000,
+    max_rows: int = 50_000,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals of the headline metrics (rows resampled with replacement;
     sets above `max_rows` are resampled at `max_rows` and the interval widened by sqrt(n_s/n)

@@ -28,6 +28,7 @@ MAX_CATEGORIES = 100
 ISOTONIC_MIN_ROWS = 20_000
 ISOTONIC_MIN_POSITIVES = 500
 THREADS = 2
+LOGISTIC_MAX_ROWS = 300_000
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,10 @@ class LogisticModel:
         encoder: FeatureEncoder,
         class_weighting: str,
     ) -> LogisticModel:
+        if len(label) > LOGISTIC_MAX_ROWS:
+            # A baseline: a random subset of rows estimates its few coefficients as well.
+            rows = np.random.default_rng(0).choice(len(label), LOGISTIC_MAX_ROWS, replace=False)
+            matrix, label = matrix[rows], label[rows]
         design = LinearDesign.fit(matrix, encoder)
         regression = LogisticRegression(C=1.0, max_iter=2000)
         regression.fit(design.transform(matrix), label, sample_weight=class_weights(label, class_weighting))

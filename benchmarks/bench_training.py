@@ -1,0 +1,131 @@
+"""Benchmark per-goal training: labelled weekly snapshots, walk-forward backtest (model, logistic
+regression, points baseline), final calibrated model; compared with the simulator's oracle.
+
+    .venv/bin/python benchmarks/bench_training.py --persons 1000000
+    .venv/bin/python benchmarks/bench_training.py --warehouse data/warehouse.duckdb   # e.g. the demo's
+
+Without --warehouse it builds one: raw tables and ground truth of a simulated two-year world
+(bench_raw.py), then the dbt staging models and the weekly feature history. For each goal it
+prints the time to read the training set and to train (backtest + final fit), peak resident
+memory, and the backtest metrics next to the oracle's (the simulator's true probabilities scored
+on the same test rows). Above B2B_SCORING_MAX_TRAINING_ROWS labelled snapshots a goal trains on a
+random share of its keys, as the pipeline does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from bench_features import run_dbt
+from bench_raw import main as build_raw_tables
+
+from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args
+from b2b_scoring.lib.ml.goal_training import train_goal
+from b2b_scoring.lib.ml.metrics import calibration_error, roc_auc
+from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, data_span, label_summary, training_set
+from b2b_scoring.lib.settings import Settings
+from b2b_scoring.lib.simulator.truth import true_conversion_probability
+from b2b_scoring.lib.world_landing import load_truth_tables
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def oracle_probability(
+    truth: dict[str, pa.Table], test: pa.Table, key: str, goal: str, window: int
+) -> np.ndarray:
+    """The true probability of each test row (NaN where the oracle has no row for it)."""
+    oracle = np.full(test.num_rows, np.nan)
+    dates = test["as_of_date"].to_numpy(zero_copy_only=False)
+    for as_of in np.unique(dates):
+        truth_rows = true_conversion_probability(truth, as_of, window, goal)
+        rows = np.flatnonzero(dates == as_of)
+        position = pc.index_in(test[key].take(pa.array(rows)), value_set=truth_rows[key])
+        found = position.is_valid().to_numpy(zero_copy_only=False)
+        oracle[rows[found]] = truth_rows["probability"].to_numpy()[
+            position.filter(position.is_valid()).to_numpy()
+        ]
+    return oracle
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--warehouse", type=Path, help="a warehouse with feature history and truth")
+    parser.add_argument("--goal", action="append", help="only these goals (default: all)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+
+    with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp:
+        warehouse = args.warehouse
+        if warehouse is None:
+            build_raw_tables(["--persons", str(args.persons), "--work-dir", tmp])
+            warehouse = Path(tmp) / "warehouse.duckdb"
+            with duckdb.connect(str(warehouse)) as con:
+                load_truth_tables(con, Path(tmp) / "landing")
+            base = build_dbt_args(settings, warehouse)
+            run_dbt(
+                "staging + weekly feature history",
+                [*base, "--exclude", DAILY_PARTITIONED_SELECTOR],
+                Path(tmp) / "target",
+            )
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            truth = {
+                name: con.sql(f"select * from truth.{name}").to_arrow_table()
+                for (name,) in con.execute(
+                    "select table_name from information_schema.tables where table_schema = 'truth'"
+                ).fetchall()
+            }
+            for goal in settings.goals().goals:
+                if args.goal and goal.name not in args.goal:
+                    continue
+                began = time.perf_counter()
+                span = data_span(con, goal)
+                rows = label_summary(con, goal, span).rows
+                key_share = min(1.0, settings.max_training_rows / rows)
+                table = training_set(con, goal, span, key_share)
+                loaded = time.perf_counter()
+                training = train_goal(table, goal)
+                trained = time.perf_counter()
+                report = training.backtest
+                test = table.take(pa.array(report.test_rows))
+                key = KEY_COLUMN[goal.entity]
+                oracle = oracle_probability(truth, test, key, goal.name, goal.prediction_window_days)
+                known = ~np.isnan(oracle)
+                label = report.label[known]
+                print(
+                    f"{goal.name}: {rows:,} labelled snapshots, trained on {table.num_rows:,} "
+                    f"(key share {key_share:.3f}); read {loaded - began:.1f} s, backtest + final fit "
+                    f"{trained - loaded:.1f} s; peak RSS {peak_rss_gib():.2f} GiB"
+                )
+                print(
+                    f"    test rows {len(report.label):,} ({int(report.label.sum()):,} positives), "
+                    f"oracle covers {known.mean():.3f}; class weighting {report.class_weighting}"
+                )
+                print(
+                    f"    {'oracle':<20} ROC-AUC {roc_auc(oracle[known], label):.4f}  "
+                    f"calibration error {calibration_error(oracle[known], label):.4f}"
+                )
+                for name, result in report.candidates.items():
+                    metrics = result.metrics
+                    print(
+                        f"    {name:<20} ROC-AUC {roc_auc(result.probability[known], label):.4f}  "
+                        f"PR-AUC {metrics['pr_auc']:.4f}  lift@10% {metrics['lift_at_10']:.2f}  "
+                        f"calibration error {metrics['calibration_error']:.4f}  ({result.calibration_method})"
+                    )
+                print(f"    top fields: {', '.join(f.field for f in training.importance[:6])}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
