@@ -155,3 +155,14 @@ def test_backtest_command_prints_json_and_names_bad_outcomes(tmp_path: Path, cap
     assert "column 'Lead Source', data row 1" in capsys.readouterr().err
     with pytest.raises(FlatFileError, match="no outcome column 'Outcome'"):
         backtest_flat_file(csv, "Outcome")
+
+
+@pytest.mark.parametrize("algorithm", ["random_forest", "logistic_regression"])
+def test_every_algorithm_trains_on_missing_values_and_categories(tmp_path: Path, algorithm: str) -> None:
+    csv = write_leads(tmp_path / "leads.csv", rows=1500)
+    result = backtest_flat_file(
+        csv, "Converted", post_contact=["Sales Tag"], missing_values=["Select"], algorithm=algorithm, folds=3
+    )
+    assert result["algorithm"] == algorithm and result["auc"] > 0.7
+    expected_baselines = set() if algorithm == "logistic_regression" else {"logistic_regression"}
+    assert set(result["baselines"]) == expected_baselines
