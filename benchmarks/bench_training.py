@@ -29,7 +29,7 @@ from bench_features import run_dbt
 from bench_raw import main as build_raw_tables
 
 from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args
-from b2b_scoring.lib.ml.goal_training import train_goal
+from b2b_scoring.lib.ml.goal_training import key_share_for, train_goal
 from b2b_scoring.lib.ml.metrics import calibration_error, roc_auc
 from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, data_span, label_summary, training_set
 from b2b_scoring.lib.settings import Settings
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 began = time.perf_counter()
                 span = data_span(con, goal)
                 rows = label_summary(con, goal, span).rows
-                key_share = min(1.0, settings.max_training_rows / rows)
+                key_share = key_share_for(rows, settings.max_training_rows)
                 table = training_set(con, goal, span, key_share)
                 loaded = time.perf_counter()
                 training = train_goal(table, goal)

@@ -5,13 +5,10 @@ added to goals.yaml is a new partition, not new code."""
 import datetime
 
 import dagster as dg
-import duckdb
 import numpy as np
 from dagster_duckdb import DuckDBResource
 
-from b2b_scoring.lib.goals import Goal
-from b2b_scoring.lib.ml.goal_training import feature_columns, train_goal
-from b2b_scoring.lib.ml.leakage import leakage_suspects
+from b2b_scoring.lib.ml.goal_training import key_share_for, leakage_gate, train_goal
 from b2b_scoring.lib.ml.registry import register_model
 from b2b_scoring.lib.ml.reports import (
     backtest_markdown,
@@ -34,7 +31,6 @@ from b2b_scoring.lib.settings import Settings
 TRAINING_SETS_KEY = dg.AssetKey(["ml", "training_sets"])
 MODEL_REGISTRY_KEY = dg.AssetKey(["ml", "model_registry"])
 GATES = ("enough_history", "enough_conversions", "no_leakage")
-LEAKAGE_SAMPLE_ROWS = 300_000
 
 
 def goal_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
@@ -50,43 +46,6 @@ def _gate_result(gate: GateResult) -> dg.AssetCheckResult:
         severity=severity,
         description=gate.message,
         metadata=dict(gate.numbers),
-    )
-
-
-def _key_share(rows: int, max_rows: int) -> float:
-    return min(1.0, max_rows / rows) if rows else 1.0
-
-
-def leakage_gate(con: duckdb.DuckDBPyConnection, goal: Goal, rows: int) -> GateResult:
-    """Single-feature AUCs of every training feature on a sample of keys; declared post-contact
-    columns are reported as kept out of training."""
-    span = data_span(con, goal)
-    sample = training_set(con, goal, span, _key_share(rows, LEAKAGE_SAMPLE_ROWS))
-    features = feature_columns(sample, goal)
-    label = sample["label"].to_numpy()
-    numbers: dict[str, int | str] = {
-        "features_checked": len(features),
-        "rows_checked": sample.num_rows,
-        "kept_out_as_post_contact": ", ".join(goal.known_after_contact) or "none declared",
-    }
-    if sample.num_rows == 0 or label.min() == label.max():
-        return GateResult("no_leakage", True, True, "one class only: nothing to check", numbers)
-    # Features are built point in time by dbt, so no review level for "filled in after contact".
-    suspects = leakage_suspects(
-        {name: sample[name].to_numpy(zero_copy_only=False) for name in features}, label, review_limit=None
-    )
-    blocking = [s for s in suspects if s.blocking]
-    review = [s for s in suspects if not s.blocking]
-    numbers["suspects"] = "; ".join(f"{s.column}: {s.reason}" for s in suspects) or "none"
-    if blocking:
-        names = ", ".join(s.column for s in blocking)
-        message = f"leaking feature(s) would reach training: {names} ({numbers['suspects']})"
-        return GateResult("no_leakage", False, True, message, numbers)
-    if review:
-        names = ", ".join(s.column for s in review)
-        return GateResult("no_leakage", False, False, f"review: {names} ({numbers['suspects']})", numbers)
-    return GateResult(
-        "no_leakage", True, True, f"no feature predicts the label alone ({len(features)} checked)", numbers
     )
 
 
@@ -114,7 +73,7 @@ def training_definitions() -> dg.Definitions:
             span = data_span(con, goal)
             summary = label_summary(con, goal, span)
             gates = [history_gate(goal, span), conversions_gate(goal, summary)]
-            gates.append(leakage_gate(con, goal, summary.rows))
+            gates.append(leakage_gate(con, goal, span, summary.rows))
         return dg.MaterializeResult(
             metadata={
                 "goal": goal.name,
@@ -149,7 +108,7 @@ def training_definitions() -> dg.Definitions:
         with duckdb.get_connection() as con:
             span = data_span(con, goal)
             rows = label_summary(con, goal, span).rows
-            key_share = _key_share(rows, settings.max_training_rows)
+            key_share = key_share_for(rows, settings.max_training_rows)
             table = training_set(con, goal, span, key_share)
         context.log.info(f"{goal.name}: training on {table.num_rows:,} of {rows:,} labelled snapshots")
         training = train_goal(table, goal)

@@ -7,17 +7,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
 from b2b_scoring.lib.goals import Goal
 from b2b_scoring.lib.ml.backtest import BacktestReport, run_backtest, walk_forward_folds
+from b2b_scoring.lib.ml.leakage import leakage_suspects
 from b2b_scoring.lib.ml.models import FeatureEncoder
 from b2b_scoring.lib.ml.training import TrainedModel, fit_model
-from b2b_scoring.lib.ml.training_sets import KEY_COLUMN
+from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, DataSpan, GateResult, training_set
 
 NOT_FEATURES = {"person_key", "account_key", "as_of_date", "label", "has_converted"}
 IMPORTANCE_SAMPLE_ROWS = 5_000
+LEAKAGE_SAMPLE_ROWS = 300_000
 WINDOW_SUFFIX = re.compile(r"_(7d|30d|90d|lifetime)$")
 
 
@@ -107,4 +110,41 @@ def train_goal(table: pa.Table, goal: Goal, seed: int = 0) -> GoalTraining:
         training_rows=len(label),
         first_as_of_date=str(dates.min()),
         last_as_of_date=str(dates.max()),
+    )
+
+
+def key_share_for(rows: int, max_rows: int) -> float:
+    """The share of keys whose snapshots make at most `max_rows` of `rows`."""
+    return min(1.0, max_rows / rows) if rows else 1.0
+
+
+def leakage_gate(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan, rows: int) -> GateResult:
+    """Single-feature AUCs of every training feature on a sample of keys; declared post-contact
+    columns are reported as kept out of training."""
+    sample = training_set(con, goal, span, key_share_for(rows, LEAKAGE_SAMPLE_ROWS))
+    features = feature_columns(sample, goal)
+    label = sample["label"].to_numpy()
+    numbers: dict[str, int | str] = {
+        "features_checked": len(features),
+        "rows_checked": sample.num_rows,
+        "kept_out_as_post_contact": ", ".join(goal.known_after_contact) or "none declared",
+    }
+    if sample.num_rows == 0 or label.min() == label.max():
+        return GateResult("no_leakage", True, True, "one class only: nothing to check", numbers)
+    # Features are built point in time by dbt, so no review level for "filled in after contact".
+    suspects = leakage_suspects(
+        {name: sample[name].to_numpy(zero_copy_only=False) for name in features}, label, review_limit=None
+    )
+    blocking = [s for s in suspects if s.blocking]
+    review = [s for s in suspects if not s.blocking]
+    numbers["suspects"] = "; ".join(f"{s.column}: {s.reason}" for s in suspects) or "none"
+    if blocking:
+        names = ", ".join(s.column for s in blocking)
+        message = f"leaking feature(s) would reach training: {names} ({numbers['suspects']})"
+        return GateResult("no_leakage", False, True, message, numbers)
+    if review:
+        names = ", ".join(s.column for s in review)
+        return GateResult("no_leakage", False, False, f"review: {names} ({numbers['suspects']})", numbers)
+    return GateResult(
+        "no_leakage", True, True, f"no feature predicts the label alone ({len(features)} checked)", numbers
     )
