@@ -40,13 +40,13 @@ select
     as_of_date,
     {%- for window in activity_windows() %}
     {%- for measure in activity_measures() %}
-    sum(case when days_before <= {{ window }} then {{ measure }} else 0 end) as {{ measure }}_{{ window }}d,
+    sum(case when days_before <= {{ window }} then {{ measure }} else 0 end)::integer as {{ measure }}_{{ window }}d,
     {%- endfor %}
     {%- endfor %}
-    sum(emails_sent) as emails_sent_90d,
-    sum(case when engagement_events > 0 and days_before <= 30 then 1 else 0 end) as active_days_30d,
-    sum(case when engagement_events > 0 then 1 else 0 end) as active_days_90d,
-    sum(case when days_before > 7 and days_before <= 28 then engagement_events else 0 end)
+    sum(emails_sent)::integer as emails_sent_90d,
+    sum(case when engagement_events > 0 and days_before <= 30 then 1 else 0 end)::integer as active_days_30d,
+    sum(case when engagement_events > 0 then 1 else 0 end)::integer as active_days_90d,
+    sum(case when days_before > 7 and days_before <= 28 then engagement_events else 0 end)::integer
         as engagement_events_prior_21d,
     -- Rounded: parallel sums of doubles differ in the last bits from run to run.
     round(sum(engagement_events * pow(0.5, days_before / {{ var('engagement_half_life_days') }})), 6)
@@ -89,7 +89,7 @@ committee as (
                 and members.job_seniority in {{ decision_maker_seniorities() }}
         ) as engaged_decision_makers_90d,
         {%- for column in windowed_activity_columns() %}
-        coalesce(sum(activity.{{ column }}), 0) as {{ column }},
+        coalesce(sum(activity.{{ column }}), 0)::integer as {{ column }},
         {%- endfor %}
         round(coalesce(sum(activity.engagement_score), 0), 6) as engagement_score
     from members
@@ -210,8 +210,8 @@ lifetime as (
     select
         person_key,
         event_date,
-        sum(engagement_events) over history as engagement_events_lifetime,
-        sum(lead_conversions) over history as lead_conversions_lifetime,
+        (sum(engagement_events) over history)::integer as engagement_events_lifetime,
+        (sum(lead_conversions) over history)::integer as lead_conversions_lifetime,
         max(case when engagement_events > 0 then event_date end) over history as last_engaged_date
     from {{ ref('int_person_activity_days') }}
     where event_date < {{ date_literal(schedule.last) }} and (engagement_events > 0 or lead_conversions > 0)
