@@ -3,6 +3,7 @@ simulator's oracle and the baselines, calibration, importance and the model regi
 
 import datetime
 import json
+import shutil
 from collections.abc import Iterator
 
 import dagster as dg
@@ -10,7 +11,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from b2b_scoring.lib.ml.registry import load_model
+from b2b_scoring.defs.resources import resources
+from b2b_scoring.defs.training.assets import training_definitions
+from b2b_scoring.lib.ml.goal_training import train_goal
+from b2b_scoring.lib.ml.registry import load_model, register_model
 from b2b_scoring.lib.ml.training_sets import data_span, training_set
 from b2b_scoring_tests.conftest import YEAR_ENV, YearWorld
 
@@ -78,11 +82,6 @@ def test_a_retrained_model_is_champion_only_when_it_beats_the_champion(
 ) -> None:
     """Register the same training twice on a copy of the registry: the second does not beat the
     first (equal backtest), so the first stays champion; a better backtest takes over."""
-    import shutil
-
-    from b2b_scoring.lib.ml.goal_training import train_goal
-    from b2b_scoring.lib.ml.registry import register_model
-
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(year_world.settings.warehouse_path, copy)
     goal = year_world.settings.goals().get("opportunity_contract")
@@ -106,11 +105,6 @@ def test_a_goal_without_enough_conversions_is_blocked_and_not_trained(
 ) -> None:
     """A goal whose converted_status never occurs fails its conversions gate, which blocks the
     model step; the check says why with the numbers."""
-    import shutil
-
-    from b2b_scoring.defs.resources import resources
-    from b2b_scoring.defs.training.assets import training_definitions
-
     goals_file = tmp_path / "goals.yaml"
     goals_file.write_text(
         "goals:\n  - name: rare_status\n    entity: person\n    prediction_window_days: 90\n"

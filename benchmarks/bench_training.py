@@ -15,7 +15,6 @@ random share of its keys, as the pipeline does.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from bench_features import run_dbt
 from bench_raw import main as build_raw_tables
+from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args
 from b2b_scoring.lib.ml.goal_training import key_share_for, train_goal
@@ -35,10 +35,6 @@ from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, data_span, label_summar
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator.truth import true_conversion_probability
 from b2b_scoring.lib.world_landing import load_truth_tables
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def oracle_probability(

@@ -27,7 +27,7 @@ from b2b_scoring.lib.ml.metrics import (
     pr_auc,
 )
 from b2b_scoring.lib.ml.models import CLASS_WEIGHTINGS, FeatureEncoder
-from b2b_scoring.lib.ml.training import BASELINE, fit_model
+from b2b_scoring.lib.ml.training import BASELINE, TrainedModel, fit_model
 
 LOGISTIC = "logistic_regression"
 
@@ -118,30 +118,6 @@ class BacktestReport:
         return next(iter(self.candidates.values()))
 
 
-def _choose_class_weighting(
-    algorithm: str,
-    matrix: np.ndarray,
-    label: np.ndarray,
-    groups: np.ndarray,
-    encoder: FeatureEncoder,
-    fold: Fold,
-    seed: int,
-) -> dict[str, float]:
-    scores = {}
-    for weighting in CLASS_WEIGHTINGS:
-        trained = fit_model(
-            algorithm,
-            matrix[fold.train],
-            label[fold.train],
-            groups[fold.train],
-            encoder,
-            weighting,
-            seed=seed,
-        )
-        scores[weighting] = pr_auc(trained.probability_of_matrix(matrix[fold.test]), label[fold.test])
-    return scores
-
-
 def run_backtest(
     matrix: np.ndarray,
     label: np.ndarray,
@@ -156,9 +132,21 @@ def run_backtest(
     """Fit the goal's algorithm, logistic regression and the rules baseline on each fold's
     training rows and score its test rows; metrics are over all folds' test rows together."""
     label = np.asarray(label).astype(np.int8)
+
+    def fit_fold(name: str, fold: Fold, weighting: str) -> TrainedModel:
+        rows = fold.train
+        return fit_model(name, matrix[rows], label[rows], groups[rows], encoder, weighting, rules, seed)
+
+    latest = folds[-1]
+    # The model of the latest fold with the chosen weighting, when the comparison already fitted it.
+    fitted_latest: dict[str, TrainedModel] = {}
     comparison: dict[str, float] = {}
     if class_weighting == "auto":
-        comparison = _choose_class_weighting(algorithm, matrix, label, groups, encoder, folds[-1], seed)
+        fitted_latest = {w: fit_fold(algorithm, latest, w) for w in CLASS_WEIGHTINGS}
+        comparison = {
+            w: pr_auc(trained.probability_of_matrix(matrix[latest.test]), label[latest.test])
+            for w, trained in fitted_latest.items()
+        }
         class_weighting = max(CLASS_WEIGHTINGS, key=lambda w: (comparison[w], w == "none"))
     candidates = [algorithm] + ([LOGISTIC] if algorithm != LOGISTIC else []) + ([BASELINE] if rules else [])
     test_rows = np.concatenate([np.flatnonzero(fold.test) for fold in folds])
@@ -167,10 +155,10 @@ def run_backtest(
     for name in candidates:
         pieces, fold_metrics, methods = [], [], set()
         for fold in folds:
-            trained = fit_model(
-                name, matrix[fold.train], label[fold.train], groups[fold.train], encoder,
-                class_weighting if name != BASELINE else "none", rules, seed,
-            )  # fmt: skip
+            if name == algorithm and fold is latest and class_weighting in fitted_latest:
+                trained = fitted_latest[class_weighting]
+            else:
+                trained = fit_fold(name, fold, class_weighting if name != BASELINE else "none")
             probability = trained.probability_of_matrix(matrix[fold.test])
             pieces.append(probability)
             fold_metrics.append(evaluate(probability, label[fold.test]))
