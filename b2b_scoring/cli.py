@@ -133,6 +133,10 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"model {model}")
     for goal in outcome.untrained_goals:
         print(f"goal not trained: {goal}")
+    for line in outcome.scores:
+        print(f"scores {line}")
+    if outcome.scores:
+        print(f"CRM exports of changed scores: {settings.data_dir / 'exports' / 'crm'}")
     if outcome.warned_checks:
         print(f"\nWarnings (not blocking): {', '.join(outcome.warned_checks)}")
     if outcome.failed_checks:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from b2b_scoring.defs.automation import ALL_ASSETS_JOB, TRAINING, TRAINING_JOB
+from b2b_scoring.defs.automation import ALL_ASSETS_JOB, PER_GOAL, SCORING_JOBS, TRAINING_JOB
 from b2b_scoring.defs.partitions import partition_range_tags
+from b2b_scoring.defs.scoring.assets import DATE, GOAL
 from b2b_scoring.defs.training.assets import TRAINING_SETS_KEY
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.ingestion import QUARANTINE_SCHEMA, RAW_SCHEMA
@@ -21,6 +22,7 @@ from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
 STAGING_SCHEMA = "staging"
 FEATURES_SCHEMA = "features"
 ML_SCHEMA = "ml"
+SCORES_SCHEMA = "scores"
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,14 @@ class DemoOutcome:
     untrained_goals: list[str]
     row_counts: dict[str, dict[str, int]]
     models: list[str]
+    scores: list[str]
 
 
 # Daily tables downstream of the raw layer (features, ...) are built for the most recent days
 # only: their history for training comes from the weekly feature history instead.
 RECENT_DAYS = 28
+# Days the demo scores at the end (the daily schedule then scores one more each morning).
+SCORED_DAYS = 3
 
 
 def demo_partition_range(settings: Settings, partitions_def: dg.PartitionsDefinition) -> tuple[str, str]:
@@ -70,7 +75,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     job = definitions.resolve_job_def(ALL_ASSETS_JOB)
     assert job.partitions_def is not None, f"{ALL_ASSETS_JOB} selects no daily assets"
     graph = definitions.resolve_asset_graph()
-    every_key = set(graph.get_all_asset_keys()) - TRAINING.resolve(graph)
+    every_key = set(graph.get_all_asset_keys()) - PER_GOAL.resolve(graph)
     downstream_daily = {
         key for key in every_key if graph.get(key).partitions_def is not None and key.path[0] != RAW_SCHEMA
     }
@@ -103,6 +108,33 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
                 run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             )
         )
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        trained = (
+            {
+                row[0]
+                for row in con.execute(
+                    "select distinct goal from ml.model_registry where champion"
+                ).fetchall()
+            }
+            if "model_registry" in relation_row_counts(con, ML_SCHEMA)
+            else set()
+        )
+    goals = settings.goals().goals
+    days = [
+        (datetime.date.fromisoformat(last) - datetime.timedelta(days=back)).isoformat()
+        for back in range(SCORED_DAYS - 1, -1, -1)
+    ]
+    for goal in [g for g in goals if g.name in trained]:
+        log(f"scoring goal {goal.name} for partitions {days[0]} .. {days[-1]} (score dates the day after)")
+        scoring_job = definitions.resolve_job_def(SCORING_JOBS[goal.entity])
+        for day in days:
+            results.append(
+                scoring_job.execute_in_process(
+                    instance=instance,
+                    partition_key=dg.MultiPartitionKey({DATE: day, GOAL: goal.name}),
+                    run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                )
+            )
     evaluations = [
         (result.dagster_run.tags.get("dagster/partition"), e)
         for result in results
@@ -118,6 +150,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
                 STAGING_SCHEMA,
                 FEATURES_SCHEMA,
                 ML_SCHEMA,
+                SCORES_SCHEMA,
                 TRUTH_SCHEMA,
             )
         }
@@ -137,6 +170,20 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
             else []
         )
 
+        scores = [
+            f"{table} {goal} {day}: {rows:,} scored, tier A {a:,}, B {b:,}, C {c:,}; "
+            f"{changed:,} changed or new"
+            for table in ("person_scores", "account_scores")
+            if table in row_counts[SCORES_SCHEMA]
+            for goal, day, rows, a, b, c, changed in con.execute(
+                f"select goal, score_date, count(*), count(*) filter (tier = 'A'), "
+                f"count(*) filter (tier = 'B'), count(*) filter (tier = 'C'), "
+                "count(*) filter (previous_score is null or score <> previous_score "
+                "or tier <> previous_tier) "
+                f"from scores.{table} group by 1, 2 order by 1, 2"
+            ).fetchall()
+        ]
+
     def name(e: dg.AssetCheckEvaluation) -> str:
         return f"{e.asset_key.to_user_string()}:{e.check_name}"
 
@@ -154,4 +201,5 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
         ],
         row_counts=row_counts,
         models=models,
+        scores=scores,
     )

@@ -2,13 +2,20 @@
 
 import dagster as dg
 
+from b2b_scoring.defs.partitions import PARTITION_RANGE_END_TAG
+from b2b_scoring.defs.scoring.assets import DATE, GOAL, export_key, score_key, scoring_partitions
+from b2b_scoring.lib.goals import ENTITIES
 from b2b_scoring.lib.settings import Settings
 
 DAILY_PIPELINE_JOB = "daily_pipeline_job"
 ALL_ASSETS_JOB = "all_assets_job"
 TRAINING_JOB = "training_job"
-# Goal-partitioned assets cannot share a job with daily-partitioned ones.
+SCORING_JOBS = {"person": "person_scoring_job", "account": "account_scoring_job"}
+# Goal-partitioned (training) and day x goal partitioned (scoring) assets cannot share a job
+# with daily-partitioned ones.
 TRAINING = dg.AssetSelection.groups("training")
+SCORING = dg.AssetSelection.groups("scoring")
+PER_GOAL = TRAINING | SCORING
 
 
 @dg.definitions
@@ -17,7 +24,7 @@ def automation() -> dg.Definitions:
     # events, then the dbt models rebuild on top of them.
     daily_pipeline_job = dg.define_asset_job(
         DAILY_PIPELINE_JOB,
-        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("source") - TRAINING,
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("source") - PER_GOAL,
         description="Each day: load the raw tables (events of the partition's day), rebuild dbt models.",
     )
     # Everything, including the simulated world. Launched over a partition range (one run, as all
@@ -25,15 +32,49 @@ def automation() -> dg.Definitions:
     # demo` runs it over every day of the simulated world.
     all_assets_job = dg.define_asset_job(
         ALL_ASSETS_JOB,
-        selection=dg.AssetSelection.all() - TRAINING,
-        description="Materialize the simulated world, then every downstream table (models: training_job).",
+        selection=dg.AssetSelection.all() - PER_GOAL,
+        description="Materialize the simulated world, then every downstream table "
+        "(models: training_job; scores: the scoring jobs).",
     )
     training_job = dg.define_asset_job(
         TRAINING_JOB,
         selection=TRAINING,
         description="Per goal (partition): training set and gates, then backtest, train, register.",
     )
-    goals = Settings.from_env().goals().names()
+    settings = Settings.from_env()
+    goals = settings.goals().names()
+    scoring_jobs = [
+        dg.define_asset_job(
+            SCORING_JOBS[entity],
+            selection=dg.AssetSelection.assets(score_key(entity), export_key(entity)),
+            partitions_def=scoring_partitions(settings, entity),
+            description=f"Per day and {entity} goal: score with the champion model, then export the changes.",
+        )
+        for entity in ENTITIES
+        if scoring_partitions(settings, entity) is not None
+    ]
+
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[daily_pipeline_job],
+        request_jobs=scoring_jobs,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="When the daily pipeline has built a day's features, score that day for every goal. "
+        "A run over a range of days (a backfill) scores its last day; backfill scores from the scoring jobs.",
+    )
+    def score_after_daily_pipeline(context: dg.RunStatusSensorContext):
+        tags = context.dagster_run.tags
+        day = tags.get("dagster/partition") or tags.get(PARTITION_RANGE_END_TAG)
+        if day is None:
+            return dg.SkipReason("the run has no daily partition")
+        return [
+            dg.RunRequest(
+                run_key=f"{context.dagster_run.run_id}-{goal.name}",
+                job_name=SCORING_JOBS[goal.entity],
+                partition_key=dg.MultiPartitionKey({DATE: day, GOAL: goal.name}),
+            )
+            for goal in settings.goals().goals
+        ]
 
     @dg.schedule(
         job=training_job,
@@ -47,7 +88,8 @@ def automation() -> dg.Definitions:
         return [dg.RunRequest(run_key=f"{goal}-{date}", partition_key=goal) for goal in goals]
 
     return dg.Definitions(
-        jobs=[daily_pipeline_job, all_assets_job, training_job],
+        jobs=[daily_pipeline_job, all_assets_job, training_job, *scoring_jobs],
+        sensors=[score_after_daily_pipeline],
         schedules=[
             dg.build_schedule_from_partitioned_job(
                 daily_pipeline_job,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -84,6 +84,22 @@ class PointsRule:
 
 
 @dataclass(frozen=True)
+class ScoringPolicy:
+    """How probabilities become tiers and queues: tier A from `a_min_score` (or, with
+    `a_capacity`, the a_capacity most likely records of the day: sales reps x leads per rep per
+    week), tier B from `b_min_score`, C below; each tier routed to a queue."""
+
+    a_min_score: int = 70
+    b_min_score: int = 40
+    a_capacity: int | None = None
+    routes: tuple[tuple[str, str], ...] = (
+        ("A", "Senior AE - call within 1 hour"),
+        ("B", "SDR queue"),
+        ("C", "Nurture"),
+    )
+
+
+@dataclass(frozen=True)
 class Goal:
     name: str
     entity: Entity
@@ -94,6 +110,7 @@ class Goal:
     class_weighting: ClassWeighting = "auto"
     known_after_contact: tuple[str, ...] = ()
     baseline_points: tuple[PointsRule, ...] = ()
+    scoring: ScoringPolicy = field(default_factory=ScoringPolicy)
 
     def fingerprint(self) -> str:
         """Changes whenever what the goal predicts or how it is trained changes."""
@@ -192,6 +209,7 @@ def _goal(origin: str, entry: Any, at: str) -> Goal:
             "class_weighting",
             "known_after_contact",
             "baseline_points",
+            "scoring",
         },
         at,
     )
@@ -236,8 +254,57 @@ def _goal(origin: str, entry: Any, at: str) -> Goal:
     except ValueError as error:
         raise GoalsError(f"{origin}: {error}") from None
     return Goal(
-        name, entity, conversion, window, algorithm, description, class_weighting, tuple(after_contact), rules
+        name,
+        entity,
+        conversion,
+        window,
+        algorithm,
+        description,
+        class_weighting,
+        tuple(after_contact),
+        rules,
+        _scoring_policy(origin, entry.get("scoring", {}), f"{at}.scoring"),
     )
+
+
+def _scoring_policy(origin: str, spec: Any, at: str) -> ScoringPolicy:
+    if not isinstance(spec, dict):
+        raise GoalsError(f"{origin}: {at}: expected a mapping (tiers, tier_a_capacity, routing)")
+    _only_keys(origin, spec, {"tiers", "tier_a_capacity", "routing"}, at)
+    default = ScoringPolicy()
+    tiers = spec.get("tiers", {})
+    if not isinstance(tiers, dict):
+        raise GoalsError(f"{origin}: {at}.tiers: expected minimum scores like {{A: 70, B: 40}}")
+    _only_keys(origin, tiers, {"A", "B"}, f"{at}.tiers")
+    cutoffs = {}
+    for tier, fallback in (("A", default.a_min_score), ("B", default.b_min_score)):
+        value = tiers.get(tier, fallback)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+            raise GoalsError(f"{origin}: {at}.tiers.{tier}: expected a score from 0 to 100, got {value!r}")
+        cutoffs[tier] = value
+    if cutoffs["B"] > cutoffs["A"]:
+        raise GoalsError(f"{origin}: {at}.tiers: B ({cutoffs['B']}) must not be above A ({cutoffs['A']})")
+    capacity = None
+    if "tier_a_capacity" in spec:
+        sizing = spec["tier_a_capacity"]
+        if not isinstance(sizing, dict):
+            raise GoalsError(
+                f"{origin}: {at}.tier_a_capacity: expected {{sales_reps: N, leads_per_rep_per_week: M}}"
+            )
+        _only_keys(origin, sizing, {"sales_reps", "leads_per_rep_per_week"}, f"{at}.tier_a_capacity")
+        for name in ("sales_reps", "leads_per_rep_per_week"):
+            value = sizing.get(name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise GoalsError(
+                    f"{origin}: {at}.tier_a_capacity.{name}: expected a positive whole number, got {value!r}"
+                )
+        capacity = sizing["sales_reps"] * sizing["leads_per_rep_per_week"]
+    routing = spec.get("routing", {})
+    if not isinstance(routing, dict) or not all(isinstance(v, str) and v for v in routing.values()):
+        raise GoalsError(f"{origin}: {at}.routing: expected a queue name per tier, like {{A: Senior AE}}")
+    _only_keys(origin, routing, {"A", "B", "C"}, f"{at}.routing")
+    routes = tuple({**dict(default.routes), **routing}.items())
+    return ScoringPolicy(cutoffs["A"], cutoffs["B"], capacity, routes)
 
 
 def parse_points_rules(entries: Sequence[Mapping[str, Any]], where: str) -> tuple[PointsRule, ...]:

@@ -23,6 +23,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from b2b_scoring.lib.goals import PointsRule
+from b2b_scoring.lib.ml.explanations import forest_contributions, lightgbm_contributions, linear_contributions
 
 MAX_CATEGORIES = 100
 ISOTONIC_MIN_ROWS = 20_000
@@ -92,6 +93,11 @@ class ScoringModel(Protocol):
         """(gain-style importance, mean |contribution| per feature or None) on a sample."""
         ...
 
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Per row, each feature's contribution to the raw score and the base value (last column);
+        a row sums to its raw score."""
+        ...
+
 
 @dataclass
 class LightGBMModel:
@@ -151,7 +157,7 @@ class LightGBMModel:
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP contributions to the raw score (last column: the expected value)."""
-        return self.booster.predict(matrix, pred_contrib=True, num_iteration=self.booster.best_iteration)
+        return lightgbm_contributions(self.booster, matrix, self.booster.best_iteration or None)
 
     def importance(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         gain = self.booster.feature_importance("gain", iteration=self.booster.best_iteration)
@@ -199,6 +205,9 @@ class RandomForestModel:
 
     def importance(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return self.forest.feature_importances_.astype(float), None
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        return forest_contributions(self.forest, matrix)
 
 
 @dataclass
@@ -273,6 +282,15 @@ class LogisticModel:
         per_feature = np.bincount(fields, weights=contribution, minlength=len(self.design.encoder.names))
         return per_feature, per_feature
 
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        return linear_contributions(
+            self.regression.coef_[0],
+            float(self.regression.intercept_[0]),
+            self.design.transform(matrix),
+            self.design.field_of_column(),
+            len(self.design.encoder.names),
+        )
+
 
 @dataclass
 class PointsModel:
@@ -290,21 +308,25 @@ class PointsModel:
         return cls(encoder, usable, tuple(rule.describe() for rule in rules if rule.feature not in names))
 
     def raw_score(self, matrix: np.ndarray) -> np.ndarray:
-        points = np.zeros(len(matrix))
-        position = {name: i for i, name in enumerate(self.encoder.names)}
-        for rule in self.rules:
-            column = matrix[:, position[rule.feature]]
-            if rule.at_least is not None:
-                met = column >= rule.at_least
-            else:
-                values = self.encoder.categories.get(rule.feature, ())
-                codes = [values.index(v) for v in rule.one_of if v in values]
-                met = np.isin(column, codes)
-            points += np.where(met, rule.points, 0.0)
-        return points
+        return self.contributions(matrix).sum(axis=1)
+
+    def _points_of(self, rule: PointsRule, column: np.ndarray) -> np.ndarray:
+        if rule.at_least is not None:
+            met = column >= rule.at_least
+        else:
+            values = self.encoder.categories.get(rule.feature, ())
+            met = np.isin(column, [values.index(v) for v in rule.one_of if v in values])
+        return np.where(met, rule.points, 0.0)
 
     def importance(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return np.zeros(len(self.encoder.names)), None
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        position = {name: i for i, name in enumerate(self.encoder.names)}
+        result = np.zeros((len(matrix), len(self.encoder.names) + 1))
+        for rule in self.rules:
+            result[:, position[rule.feature]] += self._points_of(rule, matrix[:, position[rule.feature]])
+        return result
 
 
 @dataclass

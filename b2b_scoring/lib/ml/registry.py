@@ -71,6 +71,15 @@ def registry_metrics(training: GoalTraining) -> dict[str, Any]:
     }
 
 
+def registry_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables "
+            "where table_schema = 'ml' and table_name = 'model_registry'"
+        ).fetchall()
+    )
+
+
 def champion(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, Any] | None:
     rows = con.execute(
         f"select version, goal_fingerprint, metrics, artifact_path from {REGISTRY_TABLE} "

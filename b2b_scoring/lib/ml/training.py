@@ -37,6 +37,7 @@ class TrainedModel:
     encoder: FeatureEncoder
     model: ScoringModel
     calibrator: Calibrator
+    base_rate: float | None = None  # positive share of the training rows (None: older artifact)
 
     def probability_of_matrix(self, matrix: np.ndarray) -> np.ndarray:
         return self.calibrator.probability(self.model.raw_score(matrix))
@@ -91,4 +92,4 @@ def fit_model(
     else:
         raise ValueError(f"unknown algorithm {algorithm!r}")
     calibrator = Calibrator.fit(model.raw_score(matrix[held_out]), label[held_out])
-    return TrainedModel(algorithm, class_weighting, encoder, model, calibrator)
+    return TrainedModel(algorithm, class_weighting, encoder, model, calibrator, float(np.mean(label)))

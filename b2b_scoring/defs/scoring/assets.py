@@ -1,0 +1,147 @@
+"""Daily scores per goal (partitions: day x goal) and the CRM export of what changed.
+
+The day's partition P is scored from the features as of P + 1 (all data of P and before), with
+the goal's champion model; its score_date is that as-of date. Person goals fill
+scores.person_scores, account goals scores.account_scores."""
+
+import datetime
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from b2b_scoring.defs.partitions import daily_partitions
+from b2b_scoring.defs.training.assets import MODEL_REGISTRY_KEY
+from b2b_scoring.lib.goals import ENTITIES, Entity
+from b2b_scoring.lib.ml.registry import champion, load_model, registry_exists
+from b2b_scoring.lib.scoring.scores import score_records
+from b2b_scoring.lib.scoring.store import (
+    DAILY_FEATURES,
+    KEY_COLUMNS,
+    export_changes,
+    scoring_population,
+    write_scores,
+)
+from b2b_scoring.lib.settings import Settings
+
+DATE, GOAL = "date", "goal"
+
+
+def score_key(entity: Entity) -> dg.AssetKey:
+    return dg.AssetKey(["scores", f"{entity}_scores"])
+
+
+def export_key(entity: Entity) -> dg.AssetKey:
+    return dg.AssetKey(["exports", f"crm_{entity}_scores"])
+
+
+def scoring_partitions(settings: Settings, entity: Entity) -> dg.MultiPartitionsDefinition | None:
+    names = [goal.name for goal in settings.goals().goals if goal.entity == entity]
+    if not names:
+        return None
+    return dg.MultiPartitionsDefinition(
+        {DATE: daily_partitions(settings), GOAL: dg.StaticPartitionsDefinition(names)}
+    )
+
+
+def _score_date(context: dg.AssetExecutionContext) -> tuple[str, datetime.date]:
+    key = context.partition_key
+    assert isinstance(key, dg.MultiPartitionKey)
+    day = datetime.date.fromisoformat(key.keys_by_dimension[DATE])
+    return key.keys_by_dimension[GOAL], day + datetime.timedelta(days=1)
+
+
+def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefinition]:
+    partitions = scoring_partitions(settings, entity)
+    if partitions is None:
+        return []
+    goals = settings.goals()
+    features_key = dg.AssetKey(DAILY_FEATURES[entity].split("."))
+
+    @dg.asset(
+        key=score_key(entity),
+        partitions_def=partitions,
+        deps=[
+            dg.AssetDep(features_key, partition_mapping=dg.MultiToSingleDimensionPartitionMapping(DATE)),
+            dg.AssetDep(
+                MODEL_REGISTRY_KEY, partition_mapping=dg.MultiToSingleDimensionPartitionMapping(GOAL)
+            ),
+        ],
+        group_name="scoring",
+        kinds={"lightgbm", "duckdb"},
+        pool="duckdb",
+        description=f"Daily {entity} scores of each {entity} goal with the champion model: probability, "
+        "score 0-100, percentile, tier and queue, influential factors, change since the previous score.",
+    )
+    def scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        goal_name, score_date = _score_date(context)
+        goal = goals.get(goal_name)
+        with duckdb.get_connection() as con:
+            model = champion(con, goal.name) if registry_exists(con) else None
+            if model is None:
+                raise dg.Failure(
+                    f"goal {goal.name} has no trained model yet: run training_job for it first "
+                    "(its gates say why a goal could not be trained)"
+                )
+            today = scoring_population(con, goal, score_date)
+            before = scoring_population(con, goal, score_date - datetime.timedelta(days=1))
+        if today.num_rows == 0:
+            raise dg.Failure(
+                f"no {DAILY_FEATURES[entity]} rows as of {score_date}: materialize the features of "
+                f"partition {score_date - datetime.timedelta(days=1)} first"
+            )
+        scored = score_records(
+            load_model(model["artifact_path"]), today, KEY_COLUMNS[entity], goal.scoring, before
+        )
+        with duckdb.get_connection() as con:
+            written = write_scores(
+                con,
+                entity,
+                goal.name,
+                score_date,
+                model["version"],
+                scored,
+                datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "goal": goal.name,
+                "score_date": str(score_date),
+                "model_version": model["version"],
+                "dagster/row_count": written.rows,
+                "tier_counts": dg.MetadataValue.json(written.tiers),
+                "changed_or_new": written.changed,
+                "previous_score_date": str(written.previous_score_date or ""),
+            }
+        )
+
+    @dg.asset(
+        key=export_key(entity),
+        partitions_def=partitions,
+        deps=[score_key(entity)],
+        group_name="scoring",
+        kinds={"csv", "parquet"},
+        pool="duckdb",
+        description=f"The day's {entity} scores whose score or tier changed, in CRM field names "
+        "(CSV, spreadsheet-safe, and Parquet under <data dir>/exports/crm).",
+    )
+    def crm_export(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        goal_name, score_date = _score_date(context)
+        with duckdb.get_connection() as con:
+            rows, csv_path, parquet_path = export_changes(
+                con, entity, goal_name, score_date, settings.data_dir / "exports" / "crm"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "csv": dg.MetadataValue.path(str(csv_path)),
+                "parquet": dg.MetadataValue.path(str(parquet_path)),
+            }
+        )
+
+    return [scores, crm_export]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = Settings.from_env()
+    return dg.Definitions(assets=[a for entity in ENTITIES for a in _entity_assets(settings, entity)])

@@ -1,0 +1,108 @@
+"""Daily scores of a population from a trained model: probability, score, percentile, tier, queue,
+influential factors and what moved since the previous score date.
+
+Score (0-100) is a fixed function of the calibrated probability, so it is monotone in it and
+stable from day to day (it moves only when the record's probability moves):
+
+    score = 50 + 10 * log2( odds(probability) / odds(base rate) ), clipped to 0..100, rounded
+
+where the base rate is the positive share of the model's training rows. 50 is an average record,
+every 10 points double the odds of converting (60: twice the average odds, 40: half of them).
+Percentile (1-100) ranks the day's population: the share of records scored at or below this
+probability. Tiers follow the goal's cut-offs on the score, or tier A takes the goal's sales
+capacity (the N most likely records); each tier maps to a routing queue.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from b2b_scoring.lib.goals import ScoringPolicy
+from b2b_scoring.lib.ml.training import TrainedModel
+from b2b_scoring.lib.scoring.reasons import (
+    FieldGroups,
+    change_drivers,
+    influential_factors,
+    log_odds_contributions,
+)
+
+AVERAGE_SCORE = 50
+POINTS_TO_DOUBLE_ODDS = 10
+_EPSILON = 1e-9
+
+
+def score_from_probability(probability: np.ndarray, base_rate: float) -> np.ndarray:
+    p = np.clip(np.asarray(probability, dtype=np.float64), _EPSILON, 1 - _EPSILON)
+    base = min(max(base_rate, _EPSILON), 1 - _EPSILON)
+    ratio = (p / (1 - p)) / (base / (1 - base))
+    return np.clip(np.round(AVERAGE_SCORE + POINTS_TO_DOUBLE_ODDS * np.log2(ratio)), 0, 100).astype(np.int16)
+
+
+def percentiles(probability: np.ndarray) -> np.ndarray:
+    """1-100: the share of the population with this probability or less (ties share a value)."""
+    ordered = np.sort(probability)
+    at_or_below = np.searchsorted(ordered, probability, side="right")
+    return np.maximum(1, np.ceil(100.0 * at_or_below / len(probability))).astype(np.int16)
+
+
+TIERS = np.array(["A", "B", "C"])
+
+
+def tiers(score: np.ndarray, probability: np.ndarray, keys: np.ndarray, policy: ScoringPolicy) -> np.ndarray:
+    """Tier index per record: 0 (A), 1 (B), 2 (C)."""
+    tier = np.where(score >= policy.b_min_score, 1, 2)
+    if policy.a_capacity is None:
+        tier[score >= policy.a_min_score] = 0
+    else:
+        # Highest probability first, ties by key, so the same records win on every run.
+        order = np.lexsort((keys, -probability))
+        tier[order[: policy.a_capacity]] = 0
+    return tier
+
+
+def score_records(
+    trained: TrainedModel,
+    features: pa.Table,
+    key_column: str,
+    policy: ScoringPolicy,
+    previous_features: pa.Table | None = None,
+) -> pa.Table:
+    """One row per record of `features`: key, probability, score, percentile, tier, route,
+    influential_factors and change_drivers (against `previous_features`, the same records'
+    features on the previous score date, when given)."""
+    if trained.base_rate is None:
+        raise ValueError("the model artifact predates scoring (no base rate): retrain the goal")
+    keys = features[key_column].to_numpy(zero_copy_only=False)
+    matrix = trained.encoder.matrix(features)
+    contributions = log_odds_contributions(trained.model.contributions(matrix), trained.algorithm)
+    probability = trained.calibrator.probability(trained.model.raw_score(matrix))
+    score = score_from_probability(probability, trained.base_rate)
+    tier = tiers(score, probability, keys, policy)
+    routes = dict(policy.routes)
+    route_of_tier = np.array([routes[name] for name in TIERS], dtype=object)
+    groups = FieldGroups.of(trained.encoder)
+    if previous_features is not None and previous_features.num_rows:
+        position = pc.index_in(features[key_column], value_set=previous_features[key_column])
+        has_before = pc.is_valid(position).to_numpy(zero_copy_only=False)
+        before = np.zeros_like(contributions)
+        if has_before.any():
+            earlier = previous_features.take(pc.drop_null(position))
+            before[has_before] = log_odds_contributions(
+                trained.model.contributions(trained.encoder.matrix(earlier)), trained.algorithm
+            )
+    else:
+        has_before, before = np.zeros(len(keys), dtype=bool), contributions
+    return pa.table(
+        {
+            key_column: features[key_column],
+            "probability": pa.array(probability, pa.float64()),
+            "score": pa.array(score, pa.int16()),
+            "percentile": pa.array(percentiles(probability), pa.int16()),
+            "tier": pa.array(TIERS[tier], pa.string()),
+            "route": pa.array(route_of_tier[tier], pa.string()),
+            "influential_factors": influential_factors(contributions, matrix, trained.encoder),
+            "change_drivers": change_drivers(contributions, before, has_before, groups),
+        }
+    )

@@ -1,0 +1,172 @@
+"""Scores in the warehouse (`scores.person_scores`, `scores.account_scores`) and the daily CRM
+export of the records whose score or tier changed.
+
+One goal and score date is written at a time, delete-then-insert in one transaction, so a run
+repeated (or a backfill over days already scored) leaves the same rows. The previous score of a
+record is its row on the latest earlier score date of the goal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from b2b_scoring.lib.contract import CONVERT_LEAD
+from b2b_scoring.lib.exports import export_csv
+from b2b_scoring.lib.goals import Entity, Goal
+from b2b_scoring.lib.sql import transaction
+
+SCORE_TABLES: dict[str, str] = {"person": "scores.person_scores", "account": "scores.account_scores"}
+KEY_COLUMNS: dict[str, str] = {"person": "person_key", "account": "account_key"}
+CRM_ID_FIELDS: dict[str, str] = {"person": "Lead_ID", "account": "Account_ID"}
+DAILY_FEATURES: dict[str, str] = {
+    "person": "features.person_features",
+    "account": "features.account_features",
+}
+
+
+def scoring_population(con: duckdb.DuckDBPyConnection, goal: Goal, as_of: dt.date) -> pa.Table:
+    """The records a goal scores as of a date: every row of the daily features of that date, but
+    persons already converted when the goal is the lead conversion (as in its training set)."""
+    converted = "AND NOT has_converted" if goal.conversion.event == CONVERT_LEAD else ""
+    return con.sql(
+        f"SELECT * FROM {DAILY_FEATURES[goal.entity]} WHERE as_of_date = $day {converted} "
+        f"ORDER BY {KEY_COLUMNS[goal.entity]}",
+        params={"day": as_of},
+    ).to_arrow_table()
+
+
+def ensure_score_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> str:
+    table, key = SCORE_TABLES[entity], KEY_COLUMNS[entity]
+    con.execute("CREATE SCHEMA IF NOT EXISTS scores")
+    con.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {table} (
+            {key} VARCHAR NOT NULL,
+            goal VARCHAR NOT NULL,
+            score_date DATE NOT NULL,
+            model_type VARCHAR NOT NULL,
+            model_version INTEGER NOT NULL,
+            probability DOUBLE NOT NULL,
+            score SMALLINT NOT NULL,
+            percentile SMALLINT NOT NULL,
+            tier VARCHAR NOT NULL,
+            route VARCHAR NOT NULL,
+            influential_factors STRUCT(code VARCHAR, "value" VARCHAR, importance VARCHAR,
+                                       reason VARCHAR, log_odds DOUBLE)[],
+            previous_score SMALLINT,
+            previous_tier VARCHAR,
+            score_change SMALLINT,
+            change_drivers STRUCT(code VARCHAR, direction VARCHAR, log_odds DOUBLE)[],
+            scored_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    return table
+
+
+@dataclass(frozen=True)
+class WrittenScores:
+    rows: int
+    tiers: dict[str, int]
+    changed: int
+    previous_score_date: dt.date | None
+
+
+def write_scores(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    goal: str,
+    score_date: dt.date,
+    model_version: int,
+    scored: pa.Table,
+    scored_at: dt.datetime,
+) -> WrittenScores:
+    """Replace the goal's scores of `score_date` with `scored` (from `score_records`)."""
+    table, key = ensure_score_table(con, entity), KEY_COLUMNS[entity]
+    params = {"goal": goal, "day": score_date, "version": model_version, "at": scored_at, "entity": entity}
+    with transaction(con):
+        previous_date = con.execute(
+            f"SELECT max(score_date) FROM {table} WHERE goal = $goal AND score_date < $day",
+            {"goal": goal, "day": score_date},
+        ).fetchall()[0][0]
+        con.execute(
+            f"DELETE FROM {table} WHERE goal = $goal AND score_date = $day", {"goal": goal, "day": score_date}
+        )
+        con.register("_scored", scored)
+        try:
+            con.execute(
+                f"""
+                INSERT INTO {table}
+                SELECT s.{key}, $goal, $day, $entity, $version, s.probability, s.score, s.percentile,
+                       s.tier, s.route, s.influential_factors, p.score, p.tier, s.score - p.score,
+                       s.change_drivers, $at
+                FROM _scored s
+                LEFT JOIN {table} p ON p.{key} = s.{key} AND p.goal = $goal AND p.score_date = $previous
+                """,
+                {**params, "previous": previous_date},
+            )
+        finally:
+            con.unregister("_scored")
+        tiers = dict(
+            con.execute(
+                f"SELECT tier, count(*) FROM {table} WHERE goal = $goal AND score_date = $day "
+                "GROUP BY 1 ORDER BY 1",
+                {"goal": goal, "day": score_date},
+            ).fetchall()
+        )
+        changed = con.execute(
+            f"SELECT count(*) FROM {table} WHERE goal = $goal AND score_date = $day AND {_CHANGED}",
+            {"goal": goal, "day": score_date},
+        ).fetchall()[0][0]
+    return WrittenScores(sum(tiers.values()), tiers, changed, previous_date)
+
+
+_CHANGED = "(previous_score IS NULL OR score <> previous_score OR tier <> previous_tier)"
+
+
+def export_changes(
+    con: duckdb.DuckDBPyConnection, entity: Entity, goal: str, score_date: dt.date, directory: Path
+) -> tuple[int, Path, Path]:
+    """The records of the goal and day whose score or tier changed (or that are new), in CRM field
+    names, as spreadsheet-safe CSV and as Parquet: (rows, csv path, parquet path)."""
+    table, key = SCORE_TABLES[entity], KEY_COLUMNS[entity]
+    stem = directory / goal / f"{entity}_scores_{score_date.isoformat()}"
+    csv_path, parquet_path = stem.with_suffix(".csv"), stem.with_suffix(".parquet")
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW _crm_export AS
+        SELECT {key} AS {CRM_ID_FIELDS[entity]},
+               goal AS Scoring_Goal__c,
+               score_date AS Score_Date__c,
+               score AS Predictive_Score__c,
+               percentile AS Score_Percentile__c,
+               tier AS Score_Tier__c,
+               route AS Routing_Queue__c,
+               round(probability, 6) AS Conversion_Probability__c,
+               score_change AS Score_Change__c,
+               array_to_string(list_transform(influential_factors, lambda f: f.reason), '; ')
+                   AS Score_Reasons__c,
+               model_version AS Model_Version__c
+        FROM {table}
+        WHERE goal = '{_literal(goal)}' AND score_date = DATE '{score_date.isoformat()}' AND {_CHANGED}
+        ORDER BY score DESC, {key}
+        """
+    )
+    try:
+        rows = export_csv(con, "_crm_export", csv_path)
+        target = str(parquet_path).replace("'", "''")
+        con.execute(f"COPY (SELECT * FROM _crm_export) TO '{target}' (FORMAT parquet)")
+    finally:
+        con.execute("DROP VIEW IF EXISTS _crm_export")
+    return rows, csv_path, parquet_path
+
+
+def _literal(value: str) -> str:
+    # Goal names are validated to [a-z0-9_] at load; doubled quotes keep any other text inert.
+    return value.replace("'", "''")

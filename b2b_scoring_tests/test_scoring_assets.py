@@ -1,0 +1,80 @@
+"""The scoring assets on the 400-day world (a copy, so the shared world stays read-only): a day x
+goal partition scores every eligible person with the champion model; a rerun leaves the same
+rows; the export holds only what changed since the previous score date."""
+
+import shutil
+
+import dagster as dg
+import duckdb
+import pytest
+
+from b2b_scoring.defs.features.dbt import defs as dbt_definitions
+from b2b_scoring.defs.partitions import partition_range_tags
+from b2b_scoring.defs.resources import resources
+from b2b_scoring.defs.scoring.assets import DATE, GOAL, _entity_assets
+from b2b_scoring.lib.settings import Settings
+from b2b_scoring_tests.conftest import YEAR_ENV
+
+
+def test_daily_person_scores(year_world, tmp_path, monkeypatch):
+    if not year_world.training["lead_conversion"].success:
+        pytest.skip("the lead goal of the 400-day world did not train")
+    data_dir = tmp_path / "data"
+    shutil.copytree(year_world.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+    dbt = dbt_definitions()
+    all_resources = {**resources().resources, **dbt.resources}
+    daily_dbt = [a for a in dbt.assets if a.partitions_def is not None]
+    assert dg.materialize(
+        daily_dbt, resources=all_resources, tags=partition_range_tags("2025-06-28", "2025-06-29")
+    ).success
+    scoring = _entity_assets(settings, "person")
+
+    def score(day: str) -> None:
+        key = dg.MultiPartitionKey({DATE: day, GOAL: "lead_conversion"})
+        assert dg.materialize(scoring, resources=all_resources, partition_key=key).success
+
+    score("2025-06-28")
+    score("2025-06-29")
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        first = con.sql("select * from scores.person_scores order by score_date, person_key").fetchall()
+        eligible = con.sql(
+            "select count(*) from features.person_features "
+            "where as_of_date = '2025-06-30' and not has_converted"
+        ).fetchall()[0][0]
+        summary = con.sql(
+            "select count(*), count(previous_score), min(score), max(score), "
+            "min(percentile), max(percentile) "
+            "from scores.person_scores where score_date = '2025-06-30'"
+        ).fetchall()[0]
+        inverted = con.sql(
+            "select count(*) from scores.person_scores a join scores.person_scores b "
+            "on a.score_date = b.score_date and a.probability > b.probability "
+            "and (a.score < b.score or a.percentile < b.percentile) where a.score_date = '2025-06-30'"
+        ).fetchall()[0][0]
+        changed = con.sql(
+            "select count(*) from scores.person_scores where score_date = '2025-06-30' "
+            "and (previous_score is null or score <> previous_score or tier <> previous_tier)"
+        ).fetchall()[0][0]
+        with_reasons = con.sql(
+            "select count(*) from scores.person_scores where len(influential_factors) > 0"
+        ).fetchall()[0][0]
+    assert summary[0] == eligible > 1000
+    assert summary[1] > 0.95 * eligible  # nearly everyone was scored the day before
+    assert 0 <= summary[2] < summary[3] <= 100 and summary[4] >= 1 and summary[5] == 100
+    assert inverted == 0
+    assert with_reasons > 0.9 * len(first)
+    score("2025-06-29")  # the same partition again: the same rows
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        again = con.sql(
+            "select * exclude (scored_at) from scores.person_scores order by score_date, person_key"
+        ).fetchall()
+        before = [row[:-1] for row in first]
+        assert again == before
+        exported = con.sql(
+            "select count(*) from read_csv("
+            f"'{data_dir}/exports/crm/lead_conversion/person_scores_2025-06-30.csv')"
+        ).fetchall()[0][0]
+    assert exported == changed < eligible
