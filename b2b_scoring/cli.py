@@ -1,4 +1,4 @@
-"""The `b2b-scoring` command: demo, simulate, ingest, backtest, dev."""
+"""The `b2b-scoring` command: demo, simulate, ingest, backtest, score, explain, dev."""
 
 from __future__ import annotations
 
@@ -105,6 +105,31 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--folds", type=_positive_int, default=5)
     backtest.set_defaults(command=backtest_command)
 
+    score = commands.add_parser(
+        "score",
+        help="Score (or re-score: same rows, no duplicates) a range of days with the champion models; "
+        "runs are recorded in DAGSTER_HOME and show in the UI.",
+    )
+    score.add_argument("--start", type=datetime.date.fromisoformat, required=True, help="first partition day")
+    score.add_argument(
+        "--end", type=datetime.date.fromisoformat, help="last partition day (default: --start)"
+    )
+    score.add_argument("--goal", action="append", help="a goal to score (repeatable; default: every goal)")
+    score.set_defaults(command=score_command)
+
+    explain = commands.add_parser(
+        "explain", help="Print a person's or account's score history and the reasons behind its scores."
+    )
+    record = explain.add_mutually_exclusive_group(required=True)
+    record.add_argument("--person", help="person_key")
+    record.add_argument("--account", help="account_key")
+    explain.add_argument("--goal", help="only this goal (default: every goal that scored the record)")
+    explain.add_argument(
+        "--date", type=datetime.date.fromisoformat, help="last score date shown (default: latest)"
+    )
+    explain.add_argument("--days", type=_positive_int, default=14, help="score dates of history (default 14)")
+    explain.set_defaults(command=explain_command)
+
     dev = commands.add_parser("dev", help=f"Start the Dagster UI on http://{UI_HOST}:$PORT (default 3000).")
     dev.set_defaults(command=dev_command)
     return parser
@@ -144,6 +169,71 @@ def demo_command(args: argparse.Namespace) -> int:
         return 1
     print(f"\n{outcome.passed_checks} asset checks passed; no data check failed.")
     print(f"Run `make dev` and open http://{UI_HOST}:{DEFAULT_PORT} to browse the assets and runs.")
+    return 0
+
+
+def score_command(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    settings = Settings.from_env()
+    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(settings.dagster_home))
+    goals = settings.goals()
+    try:
+        chosen = [goals.get(name) for name in args.goal] if args.goal else list(goals.goals)
+    except KeyError as error:
+        print(f"b2b-scoring: {error.args[0]}", file=sys.stderr)
+        return 2
+    from b2b_scoring.definitions import defs
+    from b2b_scoring.scoring_runs import partition_days, run_scoring
+
+    days = partition_days(args.start, args.end or args.start)
+    results = run_scoring(defs(), dg.DagsterInstance.get(), chosen, days, Stopwatch(), raise_on_error=False)
+    failed = [r for r in results if not r.success]
+    for result in failed:
+        errors = [e.message for e in result.all_events if e.is_failure]
+        print(
+            f"failed: {result.dagster_run.tags.get('dagster/partition')}: {errors[-1] if errors else ''}",
+            file=sys.stderr,
+        )
+    print(f"{len(results) - len(failed)} of {len(results)} scoring runs succeeded")
+    return 1 if failed else 0
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from b2b_scoring.lib.scoring.store import score_history
+
+    settings = Settings.from_env()
+    entity, key = ("person", args.person) if args.person else ("account", args.account)
+    if not settings.warehouse_path.exists():
+        print(f"b2b-scoring: no warehouse at {settings.warehouse_path} (run `make demo`)", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        history = score_history(con, entity, key, args.goal, args.date, args.days)
+    if not history:
+        goal = f" for goal {args.goal}" if args.goal else ""
+        print(f"b2b-scoring: no scores of {entity} {key}{goal} in {settings.warehouse_path}", file=sys.stderr)
+        return 1
+    for goal in dict.fromkeys(row["goal"] for row in history):
+        rows = [row for row in history if row["goal"] == goal]
+        latest = rows[0]
+        print(f"{entity} {key} - goal {goal} (model v{latest['model_version']})")
+        print("  score date   score  change  percentile  tier  probability")
+        for row in rows:
+            change = "" if row["score_change"] is None else f"{row['score_change']:+d}"
+            print(
+                f"  {row['score_date']}  {row['score']:>5}  {change:>6}  {row['percentile']:>10}  "
+                f"{row['tier']:>4}  {row['probability']:11.4f}"
+            )
+        print(f"  on {latest['score_date']}: tier {latest['tier']} -> {latest['route']}")
+        for factor in latest["influential_factors"]:
+            print(f"    + {factor['reason']} ({factor['importance']})")
+        for driver in latest["change_drivers"]:
+            print(
+                f"    {driver['direction']} since the day before: {driver['code']} "
+                f"({driver['log_odds']:+.2f} log-odds)"
+            )
     return 0
 
 

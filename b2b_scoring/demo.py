@@ -9,15 +9,15 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from b2b_scoring.defs.automation import ALL_ASSETS_JOB, PER_GOAL, SCORING_JOBS, TRAINING_JOB
+from b2b_scoring.defs.automation import ALL_ASSETS_JOB, PER_GOAL, TRAINING_JOB
 from b2b_scoring.defs.partitions import partition_range_tags
-from b2b_scoring.defs.scoring.assets import DATE, GOAL
 from b2b_scoring.defs.training.assets import TRAINING_SETS_KEY
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.ingestion import QUARANTINE_SCHEMA, RAW_SCHEMA
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.sql import relation_row_counts
 from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
+from b2b_scoring.scoring_runs import partition_days, run_scoring
 
 STAGING_SCHEMA = "staging"
 FEATURES_SCHEMA = "features"
@@ -120,21 +120,9 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
             else set()
         )
     goals = settings.goals().goals
-    days = [
-        (datetime.date.fromisoformat(last) - datetime.timedelta(days=back)).isoformat()
-        for back in range(SCORED_DAYS - 1, -1, -1)
-    ]
-    for goal in [g for g in goals if g.name in trained]:
-        log(f"scoring goal {goal.name} for partitions {days[0]} .. {days[-1]} (score dates the day after)")
-        scoring_job = definitions.resolve_job_def(SCORING_JOBS[goal.entity])
-        for day in days:
-            results.append(
-                scoring_job.execute_in_process(
-                    instance=instance,
-                    partition_key=dg.MultiPartitionKey({DATE: day, GOAL: goal.name}),
-                    run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-                )
-            )
+    last_day = datetime.date.fromisoformat(last)
+    days = partition_days(last_day - datetime.timedelta(days=SCORED_DAYS - 1), last_day)
+    results += run_scoring(definitions, instance, [g for g in goals if g.name in trained], days, log)
     evaluations = [
         (result.dagster_run.tags.get("dagster/partition"), e)
         for result in results

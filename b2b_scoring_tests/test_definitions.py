@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from b2b_scoring.definitions import defs
-from b2b_scoring.defs.automation import ALL_ASSETS_JOB, DAILY_PIPELINE_JOB, TRAINING_JOB
+from b2b_scoring.defs.automation import ALL_ASSETS_JOB, DAILY_PIPELINE_JOB, SCORING_JOBS, TRAINING_JOB
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.dagster_home import ensure_dagster_home
 
@@ -69,8 +69,23 @@ def test_jobs_and_schedule_resolve(definitions: dg.Definitions) -> None:
     training_keys = {dg.AssetKey(["ml", "training_sets"]), dg.AssetKey(["ml", "model_registry"])}
     assert set(training.asset_layer.executable_asset_keys) == training_keys
     assert training.partitions_def.get_partition_keys() == ["lead_conversion", "opportunity_contract"]
-    # Goal-partitioned training cannot share a run with daily partitions: its own job.
-    assert set(everything.asset_layer.executable_asset_keys) | training_keys == set(
+    scoring_keys = {
+        dg.AssetKey(["scores", "person_scores"]),
+        dg.AssetKey(["exports", "crm_person_scores"]),
+        dg.AssetKey(["scores", "account_scores"]),
+        dg.AssetKey(["exports", "crm_account_scores"]),
+    }
+    for entity, goal in (("person", "lead_conversion"), ("account", "opportunity_contract")):
+        scoring = definitions.resolve_job_def(SCORING_JOBS[entity])
+        assert {k.path[1] for k in scoring.asset_layer.executable_asset_keys} == {
+            f"{entity}_scores",
+            f"crm_{entity}_scores",
+        }
+        dimensions = {d.name: d.partitions_def for d in scoring.partitions_def.partitions_defs}
+        assert dimensions["goal"].get_partition_keys() == [goal]
+        assert dimensions["date"] == daily.partitions_def
+    # Goal-partitioned training and day x goal scoring cannot share a run with daily partitions.
+    assert set(everything.asset_layer.executable_asset_keys) | training_keys | scoring_keys == set(
         definitions.resolve_asset_graph().executable_asset_keys
     )
     retraining = definitions.resolve_schedule_def("weekly_retraining")
@@ -119,3 +134,28 @@ def test_dagster_cli_validates_the_workspace(tmp_path: Path, isolated_env: Path)
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert not isolated_env.exists(), "validating definitions must not create the data directory"
+
+
+def test_daily_pipeline_success_launches_scoring_of_its_day(definitions: dg.Definitions) -> None:
+    sensor = definitions.resolve_sensor_def("score_after_daily_pipeline")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+    def requests(tags: dict[str, str]) -> list[tuple[str, str]]:
+        run = dg.DagsterRun(job_name=DAILY_PIPELINE_JOB, run_id="r1", tags=tags)
+        event = dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name=DAILY_PIPELINE_JOB)
+        with dg.instance_for_test() as instance:
+            context = dg.build_run_status_sensor_context(
+                sensor_name=sensor.name, dagster_event=event, dagster_instance=instance, dagster_run=run
+            )
+            result = sensor(context)
+        return [(r.job_name, str(r.partition_key)) for r in result]
+
+    assert requests({"dagster/partition": "2025-07-06"}) == [
+        ("person_scoring_job", "2025-07-06|lead_conversion"),
+        ("account_scoring_job", "2025-07-06|opportunity_contract"),
+    ]
+    range_tags = {
+        "dagster/asset_partition_range_start": "2025-07-01",
+        "dagster/asset_partition_range_end": "2025-07-06",
+    }
+    assert requests(range_tags)[0] == ("person_scoring_job", "2025-07-06|lead_conversion")

@@ -13,6 +13,7 @@ from b2b_scoring.lib.goals import ScoringPolicy
 from b2b_scoring.lib.ml.models import FeatureEncoder, LightGBMModel
 from b2b_scoring.lib.ml.training import fit_model
 from b2b_scoring.lib.scoring.reasons import HIGH_LOG_ODDS, MEDIUM_LOG_ODDS, phrase
+from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
 from b2b_scoring.lib.scoring.scores import percentiles, score_from_probability, score_records, tiers
 from b2b_scoring.lib.scoring.store import export_changes, write_scores
 
@@ -185,3 +186,26 @@ def test_storage_is_idempotent_and_exports_only_changes(trained, tmp_path):
     assert con.sql(f"select count(*) from read_parquet('{parquet_path}')").fetchall()[0][0] == 1
     first_day_rows = export_changes(con, "person", "lead_conversion", day1, tmp_path / "crm")[0]
     assert first_day_rows == 500  # everyone is new on the first score date
+
+
+def test_account_rollups_on_a_hand_made_example():
+    accounts = pa.array(["A", "A", "A", "A", "B", None, "C"])
+    probability = np.array([0.5, 0.1, 0.2, 0.4, 0.3, 0.9, 0.0])
+    rolled = {row["account_key"]: row for row in rollup_persons(accounts, probability).to_pylist()}
+    assert rolled["A"]["persons"] == 4 and rolled["A"]["max"] == pytest.approx(0.5)
+    assert rolled["A"]["noisy_or"] == pytest.approx(1 - 0.5 * 0.9 * 0.8 * 0.6)
+    assert rolled["A"]["top3_mean"] == pytest.approx((0.5 + 0.4 + 0.2) / 3)
+    assert rolled["B"] == {
+        "account_key": "B",
+        "persons": 1,
+        "max": 0.3,
+        "noisy_or": pytest.approx(0.3),
+        "top3_mean": 0.3,
+    }
+    assert rolled["C"]["noisy_or"] == 0.0 and set(rolled) == {
+        "A",
+        "B",
+        "C",
+    }  # the unlinked person is left out
+    values = rollups_for(pa.array(["B", "Z", "A"]), rollup_persons(accounts, probability))
+    assert values["max"].tolist() == [0.3, 0.0, 0.5]

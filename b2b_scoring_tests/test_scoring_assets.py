@@ -8,15 +8,17 @@ import dagster as dg
 import duckdb
 import pytest
 
+from b2b_scoring.cli import main
 from b2b_scoring.defs.features.dbt import defs as dbt_definitions
 from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.resources import resources
-from b2b_scoring.defs.scoring.assets import DATE, GOAL, _entity_assets
+from b2b_scoring.defs.scoring.assets import DATE, GOAL, _entity_assets, export_key, score_key
+from b2b_scoring.defs.training.assets import training_definitions
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring_tests.conftest import YEAR_ENV
 
 
-def test_daily_person_scores(year_world, tmp_path, monkeypatch):
+def test_daily_person_scores(year_world, tmp_path, monkeypatch, capsys):
     if not year_world.training["lead_conversion"].success:
         pytest.skip("the lead goal of the 400-day world did not train")
     data_dir = tmp_path / "data"
@@ -30,11 +32,15 @@ def test_daily_person_scores(year_world, tmp_path, monkeypatch):
     assert dg.materialize(
         daily_dbt, resources=all_resources, tags=partition_range_tags("2025-06-28", "2025-06-29")
     ).success
-    scoring = _entity_assets(settings, "person")
+    # With the registry asset in the graph, so the partition mappings are resolved as in the UI.
+    scoring = [*_entity_assets(settings, "person"), *training_definitions().assets]
 
     def score(day: str) -> None:
         key = dg.MultiPartitionKey({DATE: day, GOAL: "lead_conversion"})
-        assert dg.materialize(scoring, resources=all_resources, partition_key=key).success
+        selection = [score_key("person"), export_key("person")]
+        assert dg.materialize(
+            scoring, resources=all_resources, partition_key=key, selection=selection
+        ).success
 
     score("2025-06-28")
     score("2025-06-29")
@@ -78,3 +84,11 @@ def test_daily_person_scores(year_world, tmp_path, monkeypatch):
             f"'{data_dir}/exports/crm/lead_conversion/person_scores_2025-06-30.csv')"
         ).fetchall()[0][0]
     assert exported == changed < eligible
+    top = next(row for row in sorted(again, key=lambda r: -r[6]) if row[2].isoformat() == "2025-06-30")
+    assert main(["explain", "--person", top[0], "--days", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert f"person {top[0]} - goal lead_conversion (model v1)" in printed
+    assert "2025-06-30" in printed and "2025-06-29" in printed
+    assert f"tier {top[8]} -> " in printed and printed.count("    + ") == len(top[10])
+    assert main(["explain", "--person", "nobody"]) == 1
+    assert "no scores of person nobody" in capsys.readouterr().err

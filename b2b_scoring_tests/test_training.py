@@ -98,6 +98,11 @@ def test_a_retrained_model_is_champion_only_when_it_beats_the_champion(
             "select version from ml.model_registry where goal = ? and champion", [goal.name]
         ).fetchall() == [(3,)]
         assert (tmp_path / "models" / goal.name / "v3.pkl").is_file()
+        # A champion whose artifact cannot score (deleted here) gives way to an equal model.
+        (tmp_path / "models" / goal.name / "v3.pkl").unlink()
+        replacement = register_model(con, training, tmp_path / "models", now)
+        assert (replacement.version, replacement.champion) == (4, True)
+        assert replacement.champion_reason == "champion v3 cannot score (artifact missing or too old)"
 
 
 def test_a_goal_without_enough_conversions_is_blocked_and_not_trained(

@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/bench_scoring.py --persons 1000000 [--warehouse data/warehouse.duckdb]
 
-Takes the lead goal's champion model and one day of person features from a warehouse (the demo's
-by default), replicates the rows up to N persons (new keys), and times each step of scoring one
-goal and day: features read, probability, exact TreeSHAP (fast), factors and phrases, change
-drivers against the previous day, writing scores.person_scores, CRM export. For comparison it
-also times LightGBM's own pred_contrib on a sample. Prints seconds, rows/s and peak memory.
+Takes the lead goal's champion model and one day of person features from a warehouse (the
+demo's by default), replicates the rows up to N persons (new keys, jittered into distinct
+profiles), and times each step of scoring one goal and day: features read, exact TreeSHAP (fast),
+all of score_records (probability, score, percentile, tier, factors and phrases, change drivers
+against the previous day), writing scores.person_scores, CRM export. For comparison it also
+times LightGBM's own pred_contrib on a sample. Prints seconds, rows/s and peak memory.
 """
 
 from __future__ import annotations
@@ -34,11 +35,27 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def replicated(table: pa.Table, rows: int) -> pa.Table:
+def replicated(table: pa.Table, rows: int, jitter: bool, seed: int) -> pa.Table:
+    """`rows` persons from the day's rows; with jitter every copy is a new person: numbers scaled
+    by random factors, categories shuffled within their column (more distinct profiles than real
+    data, so a conservative test of the pattern grouping)."""
     copies = -(-rows // table.num_rows)
     big = pa.concat_tables([table] * copies).slice(0, rows)
     keys = pc.binary_join_element_wise("P-", pa.array(np.arange(rows).astype(str)), "")
-    return big.set_column(big.schema.get_field_index("person_key"), "person_key", keys)
+    big = big.set_column(big.schema.get_field_index("person_key"), "person_key", keys)
+    if not jitter:
+        return big
+    rng = np.random.default_rng(seed)
+    for index, field in enumerate(big.schema):
+        if field.name in ("person_key", "as_of_date", "account_key", "has_converted"):
+            continue
+        if pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+            values = big[field.name].to_numpy(zero_copy_only=False).astype(float)
+            scaled = np.round(values * rng.lognormal(0, 0.5, rows))
+            big = big.set_column(index, field.name, pa.array(scaled, pa.float64()))
+        elif pa.types.is_string(field.type):
+            big = big.set_column(index, field.name, big[field.name].take(pa.array(rng.permutation(rows))))
+    return big
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--warehouse", type=Path, default=Settings.from_env().warehouse_path)
     parser.add_argument("--goal", default="lead_conversion")
+    parser.add_argument(
+        "--no-jitter", dest="jitter", action="store_false", help="plain copies of the day's persons"
+    )
     args = parser.parse_args(argv)
     with duckdb.connect(str(args.warehouse), read_only=True) as con:
         model_row = champion(con, args.goal)
@@ -59,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         ).to_arrow_table()
         today_source, before_source = day(last), day(last - dt.timedelta(days=1))
     trained = load_model(model_row["artifact_path"])
-    today, before = replicated(today_source, args.persons), replicated(before_source, args.persons)
+    today = replicated(today_source, args.persons, args.jitter, seed=1)
+    before = replicated(before_source, args.persons, args.jitter, seed=2)
     print(
         f"{args.persons:,} persons x {len(trained.encoder.names)} features, model v{model_row['version']} "
         f"({trained.model.booster.num_trees()} trees), score date {last}"

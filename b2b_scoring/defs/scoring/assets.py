@@ -62,9 +62,9 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         partitions_def=partitions,
         deps=[
             dg.AssetDep(features_key, partition_mapping=dg.MultiToSingleDimensionPartitionMapping(DATE)),
-            dg.AssetDep(
-                MODEL_REGISTRY_KEY, partition_mapping=dg.MultiToSingleDimensionPartitionMapping(GOAL)
-            ),
+            # The registry is partitioned by all goals, this asset by the goals of one entity,
+            # which Dagster cannot map dimension to dimension: a score depends on the registry.
+            dg.AssetDep(MODEL_REGISTRY_KEY, partition_mapping=dg.AllPartitionMapping()),
         ],
         group_name="scoring",
         kinds={"lightgbm", "duckdb"},
@@ -119,7 +119,7 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         partitions_def=partitions,
         deps=[score_key(entity)],
         group_name="scoring",
-        kinds={"csv", "parquet"},
+        kinds={"duckdb", "csv", "parquet"},
         pool="duckdb",
         description=f"The day's {entity} scores whose score or tier changed, in CRM field names "
         "(CSV, spreadsheet-safe, and Parquet under <data dir>/exports/crm).",

@@ -123,6 +123,11 @@ def register_model(
             promoted, reason = True, "first model of the goal"
         elif current["fingerprint"] != goal.fingerprint():
             promoted, reason = True, f"goal definition changed since champion v{current['version']}"
+        elif not _can_score(Path(current["artifact_path"])):
+            promoted, reason = (
+                True,
+                f"champion v{current['version']} cannot score (artifact missing or too old)",
+            )
         else:
             old_algorithm = next(iter(current["metrics"]["backtest"]))
             old_score = _backtest_score(current["metrics"], old_algorithm)
@@ -160,6 +165,13 @@ def register_model(
         con.execute("rollback")
         raise
     return RegisteredModel(goal.name, version, promoted, reason, artifact, metrics)
+
+
+def _can_score(artifact_path: Path) -> bool:
+    try:
+        return load_model(artifact_path).base_rate is not None
+    except (OSError, pickle.UnpicklingError, AttributeError, EOFError):
+        return False
 
 
 def load_model(artifact_path: Path) -> TrainedModel:

@@ -232,7 +232,12 @@ def change_drivers(
     delta = groups.grouped(today) - groups.grouped(before)
     delta[~has_before] = 0.0
     top = min(top, delta.shape[1])
-    chosen = np.argsort(-np.abs(delta), axis=1, kind="stable")[:, :top]
+    size = np.abs(delta)
+    chosen = (
+        np.argpartition(-size, top - 1, axis=1)[:, :top] if top < size.shape[1] else np.argsort(-size, axis=1)
+    )
+    order = np.argsort(-np.take_along_axis(size, chosen, axis=1), axis=1, kind="stable")
+    chosen = np.take_along_axis(chosen, order, axis=1)
     moved = np.take_along_axis(delta, chosen, axis=1)
     kept = np.abs(moved) >= MIN_CHANGE_LOG_ODDS
     flat = moved[kept]

@@ -170,3 +170,36 @@ def export_changes(
 def _literal(value: str) -> str:
     # Goal names are validated to [a-z0-9_] at load; doubled quotes keep any other text inert.
     return value.replace("'", "''")
+
+
+def score_history(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    key: str,
+    goal: str | None = None,
+    until: dt.date | None = None,
+    days: int = 14,
+) -> list[dict]:
+    """A record's scores (all goals, or one) on the `days` score dates up to `until`, newest first."""
+    table = SCORE_TABLES[entity]
+    if not con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = 'scores' AND table_name = ?",
+        [table.split(".")[1]],
+    ).fetchall():
+        return []
+    return (
+        con.sql(
+            f"""
+            SELECT goal, score_date, model_version, probability, score, percentile, tier, route,
+                   previous_score, score_change, influential_factors, change_drivers
+            FROM {table}
+            WHERE {KEY_COLUMNS[entity]} = $key AND ($goal IS NULL OR goal = $goal)
+              AND score_date <= coalesce($until, DATE '9999-12-31')
+              AND score_date > coalesce($until, (SELECT max(score_date) FROM {table})) - to_days($days)
+            ORDER BY goal, score_date DESC
+            """,
+            params={"key": key, "goal": goal, "until": until, "days": days},
+        )
+        .to_arrow_table()
+        .to_pylist()
+    )
