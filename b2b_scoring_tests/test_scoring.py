@@ -1,6 +1,7 @@
 """Daily scores: exact fast TreeSHAP, score / percentile / tier rules, influential factors and
 change drivers, idempotent storage and the CRM export of changes."""
 
+import copy
 import datetime as dt
 
 import duckdb
@@ -10,7 +11,10 @@ import pyarrow.compute as pc
 import pytest
 
 from b2b_scoring.lib.goals import ScoringPolicy
+from b2b_scoring.lib.ml.backtest import BacktestReport, CandidateResult
+from b2b_scoring.lib.ml.metrics import evaluate
 from b2b_scoring.lib.ml.models import FeatureEncoder, LightGBMModel
+from b2b_scoring.lib.ml.rollup_backtest import adopt_best_source
 from b2b_scoring.lib.ml.training import fit_model
 from b2b_scoring.lib.scoring.reasons import HIGH_LOG_ODDS, MEDIUM_LOG_ODDS, phrase
 from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
@@ -209,3 +213,39 @@ def test_account_rollups_on_a_hand_made_example():
     }  # the unlinked person is left out
     values = rollups_for(pa.array(["B", "Z", "A"]), rollup_persons(accounts, probability))
     assert values["max"].tolist() == [0.3, 0.0, 0.5]
+
+
+def test_a_winning_rollup_scores_the_accounts(trained):
+    """When the backtest ranks a roll-up above the account model, the model scores with it:
+    calibrated roll-up probability, and the roll-ups as factors."""
+    rng = np.random.default_rng(7)
+    rolled = rng.random(4_000)
+    label = (rng.random(4_000) < rolled * 0.3).astype(np.int8)
+
+    def candidate(name: str, score: np.ndarray) -> CandidateResult:
+        return CandidateResult(name, score, evaluate(score, label), {}, [], [], [], "")
+
+    report = BacktestReport([], np.arange(4_000), label, {}, "none")
+    report.candidates = {
+        "lightgbm": candidate("lightgbm", rng.random(4_000)),
+        "rollup_max": candidate("rollup_max", rolled),
+    }
+    account_model = copy.deepcopy(trained)
+    assert adopt_best_source(account_model, report, "lightgbm", "lead_conversion") == "rollup_max"
+    assert (account_model.rollup_source, account_model.rollup_person_goal) == ("max", "lead_conversion")
+    features = leads(3, seed=8)
+    rollups = {
+        "max": np.array([0.9, 0.5, 0.1]),
+        "noisy_or": np.array([0.95, 0.6, 0.1]),
+        "top3_mean": np.array([0.5, 0.3, 0.1]),
+    }
+    scored = score_records(account_model, features, "person_key", ScoringPolicy(70, 40), rollups=rollups)
+    probability = scored["probability"].to_numpy()
+    np.testing.assert_allclose(probability, account_model.rollup_calibrator.probability(rollups["max"]))
+    assert probability[0] > probability[1] > probability[2]
+    first = scored["influential_factors"][0].as_py()
+    assert [f["code"] for f in first] == ["rollup_max", "rollup_noisy_or", "rollup_top3_mean"]
+    assert first[0]["reason"] == "Most likely person of the account: 90%"
+    assert scored["rollup_noisy_or"].to_pylist() == [0.95, 0.6, 0.1]
+    with pytest.raises(ValueError, match="person scores are needed"):
+        score_records(account_model, features, "person_key", ScoringPolicy(70, 40))

@@ -92,3 +92,21 @@ def test_daily_person_scores(year_world, tmp_path, monkeypatch, capsys):
     assert f"tier {top[8]} -> " in printed and printed.count("    + ") == len(top[10])
     assert main(["explain", "--person", "nobody"]) == 1
     assert "no scores of person nobody" in capsys.readouterr().err
+    # The account goal: scored by its own model, with the roll-ups of the persons' probabilities.
+    accounts = [*_entity_assets(settings, "account"), *training_definitions().assets]
+    key = dg.MultiPartitionKey({DATE: "2025-06-29", GOAL: "opportunity_contract"})
+    selection = [score_key("account"), export_key("account")]
+    assert dg.materialize(accounts, resources=all_resources, partition_key=key, selection=selection).success
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        scored, with_persons, bounded, top_linked = con.sql(
+            "select count(*), count(*) filter (rollup_max > 0), "
+            "count(*) filter (rollup_max <= rollup_noisy_or and rollup_top3_mean <= rollup_max), "
+            "count(*) filter (influential_factors[1].code not like 'rollup%') "
+            "from scores.account_scores where score_date = '2025-06-30'"
+        ).fetchall()[0]
+        accounts_in_features = con.sql(
+            "select count(*) from features.account_features where as_of_date = '2025-06-30'"
+        ).fetchall()[0][0]
+    assert scored == accounts_in_features and bounded == scored
+    assert 0 < with_persons < scored  # some accounts have no scored (unconverted, linked) person
+    assert top_linked > 0.5 * scored  # the account model (it wins the backtest) gives the factors

@@ -136,6 +136,13 @@ class GoalSet:
     def names(self) -> list[str]:
         return [goal.name for goal in self.goals]
 
+    def rollup_person_goal(self) -> Goal | None:
+        """The person goal whose scores roll up into account scores: the first person goal with
+        dated conversions."""
+        return next(
+            (g for g in self.goals if g.entity == "person" and g.conversion.flat_export is None), None
+        )
+
     def get(self, name: str) -> Goal:
         for goal in self.goals:
             if goal.name == name:

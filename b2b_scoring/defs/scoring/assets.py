@@ -13,6 +13,7 @@ from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.defs.training.assets import MODEL_REGISTRY_KEY
 from b2b_scoring.lib.goals import ENTITIES, Entity
 from b2b_scoring.lib.ml.registry import champion, load_model, registry_exists
+from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
 from b2b_scoring.lib.scoring.scores import score_records
 from b2b_scoring.lib.scoring.store import (
     DAILY_FEATURES,
@@ -89,8 +90,19 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
                 f"no {DAILY_FEATURES[entity]} rows as of {score_date}: materialize the features of "
                 f"partition {score_date - datetime.timedelta(days=1)} first"
             )
+        rollups = None
+        person_goal = goals.rollup_person_goal()
+        if entity == "account" and person_goal is not None:
+            with duckdb.get_connection() as con:
+                person_model = champion(con, person_goal.name)
+                persons = scoring_population(con, person_goal, score_date) if person_model else None
+            if person_model is not None and persons is not None:
+                probability = load_model(person_model["artifact_path"]).probability(persons)
+                rollups = rollups_for(
+                    today["account_key"], rollup_persons(persons["account_key"], probability)
+                )
         scored = score_records(
-            load_model(model["artifact_path"]), today, KEY_COLUMNS[entity], goal.scoring, before
+            load_model(model["artifact_path"]), today, KEY_COLUMNS[entity], goal.scoring, before, rollups
         )
         with duckdb.get_connection() as con:
             written = write_scores(

@@ -68,6 +68,11 @@ def registry_metrics(training: GoalTraining) -> dict[str, Any]:
         "folds": report.folds,
         "class_weighting": report.class_weighting,
         "calibration": training.trained.calibrator.method,
+        "score_source": (
+            f"rollup_{training.trained.rollup_source}"
+            if training.trained.rollup_source
+            else training.goal.algorithm
+        ),
     }
 
 

@@ -19,7 +19,7 @@ from b2b_scoring.lib.ml.backtest import BacktestReport, CandidateResult
 from b2b_scoring.lib.ml.goal_training import feature_columns
 from b2b_scoring.lib.ml.metrics import bootstrap_intervals, calibration_table, evaluate, gains_table
 from b2b_scoring.lib.ml.models import Calibrator, FeatureEncoder
-from b2b_scoring.lib.ml.training import fit_model
+from b2b_scoring.lib.ml.training import TrainedModel, fit_model
 from b2b_scoring.lib.ml.training_sets import (
     FEATURE_HISTORY,
     KEY_COLUMN,
@@ -78,25 +78,35 @@ def rollup_backtest(
             for name in ROLLUPS:
                 scores[name][rows_of_day] = values[name]
     return {
-        f"{ROLLUP_PREFIX}{name}": _candidate(f"{ROLLUP_PREFIX}{name}", scores[name], report, seed)
+        f"{ROLLUP_PREFIX}{name}": _candidate(f"{ROLLUP_PREFIX}{name}", scores[name], report, fold_rows, seed)
         for name in ROLLUPS
     }
 
 
-def _candidate(name: str, score: np.ndarray, report: BacktestReport, seed: int) -> CandidateResult:
+def _candidate(
+    name: str, score: np.ndarray, report: BacktestReport, fold_rows: list[np.ndarray], seed: int
+) -> CandidateResult:
     label = report.label
     return CandidateResult(
         name=name,
         probability=score,
         metrics=evaluate(score, label),
         intervals=bootstrap_intervals(score, label, seed=seed),
-        fold_metrics=[],
+        fold_metrics=[evaluate(score[rows], label[rows]) for rows in fold_rows],
         calibration=calibration_table(score, label),
         gains=gains_table(score, label),
         calibration_method="none (roll-up)",
     )
 
 
-def rollup_calibrator(candidate: CandidateResult, label: np.ndarray) -> Calibrator:
-    """A calibrator from the roll-up's backtest scores to the account goal's probability."""
-    return Calibrator.fit(candidate.probability, label)
+def adopt_best_source(trained: TrainedModel, report: BacktestReport, algorithm: str, person_goal: str) -> str:
+    """Compare the account model with the roll-ups in `report` by backtest ROC-AUC; when a roll-up
+    wins, the trained model scores accounts with it (calibrated on its backtest scores). Returns
+    the winner's name."""
+    contenders = [algorithm, *(name for name in report.candidates if name.startswith(ROLLUP_PREFIX))]
+    best = max(contenders, key=lambda name: report.candidates[name].metrics["roc_auc"])
+    if best != algorithm:
+        trained.rollup_source = best.removeprefix(ROLLUP_PREFIX)
+        trained.rollup_person_goal = person_goal
+        trained.rollup_calibrator = Calibrator.fit(report.candidates[best].probability, report.label)
+    return best

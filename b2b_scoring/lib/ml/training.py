@@ -38,6 +38,11 @@ class TrainedModel:
     model: ScoringModel
     calibrator: Calibrator
     base_rate: float | None = None  # positive share of the training rows (None: older artifact)
+    # Account goals whose backtest is won by a roll-up of person scores: which roll-up, of which
+    # person goal, and its calibration to the account goal's probability.
+    rollup_source: str | None = None
+    rollup_person_goal: str | None = None
+    rollup_calibrator: Calibrator | None = None
 
     def probability_of_matrix(self, matrix: np.ndarray) -> np.ndarray:
         return self.calibrator.probability(self.model.raw_score(matrix))

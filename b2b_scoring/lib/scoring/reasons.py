@@ -251,3 +251,39 @@ def change_drivers(
     )
     offsets = np.concatenate([[0], np.cumsum(kept.sum(axis=1))]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), items)
+
+
+ROLLUP_PHRASES = {
+    "max": "Most likely person of the account: {value}",
+    "noisy_or": "Chance that at least one person of the account converts: {value}",
+    "top3_mean": "Mean of the account's three most likely persons: {value}",
+}
+
+
+def rollup_factors(rollups: dict[str, np.ndarray], source: str) -> pa.ListArray:
+    """Factors of accounts scored by a roll-up of person scores: the roll-ups, the source first."""
+    names = [source, *(name for name in ROLLUP_PHRASES if name != source and name in rollups)]
+    rows = len(rollups[source])
+    percent = np.clip(np.round(np.stack([rollups[name] for name in names], axis=1) * 100), 0, 100).astype(int)
+    # Whole percents: every text is one of 101 per roll-up, formatted once.
+    texts = np.array([f"{p}%" for p in range(101)], dtype=object)
+    phrased = np.array(
+        [[ROLLUP_PHRASES[name].format(value=t) for t in texts] for name in names], dtype=object
+    )
+    codes = np.tile(np.array([f"rollup_{name}" for name in names], dtype=object), rows)
+    importance = np.tile(np.array(["high", *["low"] * (len(names) - 1)], dtype=object), rows)
+    reasons = phrased[np.tile(np.arange(len(names)), rows), percent.ravel()]
+    texts = texts[percent.ravel()]
+    values = percent.ravel()
+    items = pa.StructArray.from_arrays(
+        [
+            pa.array(codes, pa.string()),
+            pa.array(texts, pa.string()),
+            pa.array(importance, pa.string()),
+            pa.array(reasons, pa.string()),
+            pa.array(np.full(len(values), np.nan), pa.float64()),
+        ],
+        fields=list(FACTOR_TYPE),
+    )
+    offsets = np.arange(rows + 1, dtype=np.int32) * len(names)
+    return pa.ListArray.from_arrays(pa.array(offsets), items)

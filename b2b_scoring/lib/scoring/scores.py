@@ -26,6 +26,7 @@ from b2b_scoring.lib.scoring.reasons import (
     change_drivers,
     influential_factors,
     log_odds_contributions,
+    rollup_factors,
 )
 
 AVERAGE_SCORE = 50
@@ -68,16 +69,28 @@ def score_records(
     key_column: str,
     policy: ScoringPolicy,
     previous_features: pa.Table | None = None,
+    rollups: dict[str, np.ndarray] | None = None,
 ) -> pa.Table:
     """One row per record of `features`: key, probability, score, percentile, tier, route,
     influential_factors and change_drivers (against `previous_features`, the same records'
-    features on the previous score date, when given)."""
+    features on the previous score date, when given). Accounts also get the roll-ups of their
+    persons' probabilities (`rollups`, aligned with `features`); when the goal's backtest chose a
+    roll-up, it gives the probability (calibrated) and the factors name the roll-ups."""
     if trained.base_rate is None:
         raise ValueError("the model artifact predates scoring (no base rate): retrain the goal")
     keys = features[key_column].to_numpy(zero_copy_only=False)
     matrix = trained.encoder.matrix(features)
     contributions = log_odds_contributions(trained.model.contributions(matrix), trained.algorithm)
     probability = trained.calibrator.probability(trained.model.raw_score(matrix))
+    factors = influential_factors(contributions, matrix, trained.encoder)
+    if trained.rollup_source is not None:
+        if rollups is None:
+            raise ValueError(
+                f"the model scores with the {trained.rollup_source} roll-up: person scores are needed"
+            )
+        assert trained.rollup_calibrator is not None
+        probability = trained.rollup_calibrator.probability(rollups[trained.rollup_source])
+        factors = rollup_factors(rollups, trained.rollup_source)
     score = score_from_probability(probability, trained.base_rate)
     tier = tiers(score, probability, keys, policy)
     routes = dict(policy.routes)
@@ -94,15 +107,16 @@ def score_records(
             )
     else:
         has_before, before = np.zeros(len(keys), dtype=bool), contributions
-    return pa.table(
-        {
-            key_column: features[key_column],
-            "probability": pa.array(probability, pa.float64()),
-            "score": pa.array(score, pa.int16()),
-            "percentile": pa.array(percentiles(probability), pa.int16()),
-            "tier": pa.array(TIERS[tier], pa.string()),
-            "route": pa.array(route_of_tier[tier], pa.string()),
-            "influential_factors": influential_factors(contributions, matrix, trained.encoder),
-            "change_drivers": change_drivers(contributions, before, has_before, groups),
-        }
-    )
+    columns = {
+        key_column: features[key_column],
+        "probability": pa.array(probability, pa.float64()),
+        "score": pa.array(score, pa.int16()),
+        "percentile": pa.array(percentiles(probability), pa.int16()),
+        "tier": pa.array(TIERS[tier], pa.string()),
+        "route": pa.array(route_of_tier[tier], pa.string()),
+        "influential_factors": factors,
+        "change_drivers": change_drivers(contributions, before, has_before, groups),
+    }
+    for name, values in (rollups or {}).items():
+        columns[f"rollup_{name}"] = pa.array(values, pa.float64())
+    return pa.table(columns)

@@ -18,11 +18,13 @@ import pyarrow as pa
 from b2b_scoring.lib.contract import CONVERT_LEAD
 from b2b_scoring.lib.exports import export_csv
 from b2b_scoring.lib.goals import Entity, Goal
+from b2b_scoring.lib.scoring.rollups import ROLLUPS
 from b2b_scoring.lib.sql import transaction
 
 SCORE_TABLES: dict[str, str] = {"person": "scores.person_scores", "account": "scores.account_scores"}
 KEY_COLUMNS: dict[str, str] = {"person": "person_key", "account": "account_key"}
 CRM_ID_FIELDS: dict[str, str] = {"person": "Lead_ID", "account": "Account_ID"}
+ROLLUP_COLUMNS = tuple(f"rollup_{name}" for name in ROLLUPS)
 DAILY_FEATURES: dict[str, str] = {
     "person": "features.person_features",
     "account": "features.account_features",
@@ -66,6 +68,9 @@ def ensure_score_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> str:
         )
         """
     )
+    if entity == "account":
+        for name in ROLLUP_COLUMNS:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} DOUBLE")
     return table
 
 
@@ -98,13 +103,16 @@ def write_scores(
             f"DELETE FROM {table} WHERE goal = $goal AND score_date = $day", {"goal": goal, "day": score_date}
         )
         con.register("_scored", scored)
+        rollups = "".join(f", s.{name}" for name in ROLLUP_COLUMNS if name in scored.column_names)
         try:
             con.execute(
                 f"""
-                INSERT INTO {table}
-                SELECT s.{key}, $goal, $day, $entity, $version, s.probability, s.score, s.percentile,
-                       s.tier, s.route, s.influential_factors, p.score, p.tier, s.score - p.score,
-                       s.change_drivers, $at
+                INSERT INTO {table} BY NAME
+                SELECT s.{key}, $goal AS goal, $day AS score_date, $entity AS model_type,
+                       $version AS model_version, s.probability, s.score, s.percentile, s.tier, s.route,
+                       s.influential_factors, p.score AS previous_score, p.tier AS previous_tier,
+                       s.score - p.score AS score_change, s.change_drivers, $at AS scored_at
+                       {rollups}
                 FROM _scored s
                 LEFT JOIN {table} p ON p.{key} = s.{key} AND p.goal = $goal AND p.score_date = $previous
                 """,
