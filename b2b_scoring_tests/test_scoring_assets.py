@@ -84,6 +84,15 @@ def test_daily_person_scores(year_world, tmp_path, monkeypatch, capsys):
             f"'{data_dir}/exports/crm/lead_conversion/person_scores_2025-06-30.csv')"
         ).fetchall()[0][0]
     assert exported == changed < eligible
+    # The CLI backfill runs the real scoring job over the same days: the same rows again.
+    assert main(["score", "--start", "2025-06-28", "--end", "2025-06-29", "--goal", "lead_conversion"]) == 0
+    assert "2 of 2 scoring runs succeeded" in capsys.readouterr().out
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        backfilled = con.sql(
+            "select * exclude (scored_at) from scores.person_scores order by score_date, person_key"
+        ).fetchall()
+    assert backfilled == before
+    assert main(["score", "--start", "2025-06-29", "--goal", "nope"]) == 2
     top = next(row for row in sorted(again, key=lambda r: -r[6]) if row[2].isoformat() == "2025-06-30")
     assert main(["explain", "--person", top[0], "--days", "5"]) == 0
     printed = capsys.readouterr().out
