@@ -21,6 +21,8 @@ TINY_ENV = {
     "B2B_SCORING_SIM_END_DATE": "2025-06-30",
     "B2B_SCORING_HISTORY_DAYS": "60",
     "B2B_SCORING_START_DATE": "2025-05-01",
+    # The weekly history in runs of 3 Mondays (large worlds build it in bounded runs).
+    "B2B_SCORING_HISTORY_WEEKS_PER_RUN": "3",
 }
 TINY_END_DATE = datetime.date(2025, 6, 30)
 

@@ -14,7 +14,13 @@ import pytest
 
 from b2b_scoring.defs.automation import DAILY_PIPELINE_JOB
 from b2b_scoring.lib.dagster_home import ensure_dagster_home
-from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR, build_dbt_args, run_dbt_outside_dagster
+from b2b_scoring.lib.dbt_args import (
+    DBT_PROJECT_DIR,
+    HISTORY_MODELS,
+    build_dbt_args,
+    history_weeks_per_run,
+    run_dbt_outside_dagster,
+)
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring_tests.conftest import TINY_END_DATE, tiny_world_env, tiny_world_settings
 
@@ -329,3 +335,39 @@ def test_a_scheduled_run_and_a_manual_materialization_at_once_do_not_collide(
     # Both really ran their steps; one of them waited for the pool.
     assert all("STEP_SUCCESS" in output for output in outputs)
     assert any("blocked by limit for pool duckdb" in output for output in outputs)
+
+
+def test_weekly_history_built_in_runs_of_a_few_mondays_equals_one_build(
+    built: Settings, tmp_path: Path
+) -> None:
+    """The tiny pipeline builds the history 3 Mondays per dbt run (B2B_SCORING_HISTORY_WEEKS_PER_RUN,
+    the Dagster asset runs the history models again until they are complete); rebuilt in one run,
+    every history table is the same."""
+    copy = copy_warehouse(built, tmp_path)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        mondays = con.execute(
+            "select count(distinct as_of_date) from features.person_activity_history"
+        ).fetchall()
+    assert mondays[0][0] > 3 * 2  # so it took at least three runs
+    completed = run_dbt_outside_dagster(
+        [*build_dbt_args(built, copy, full_refresh=True), "--select", " ".join(HISTORY_MODELS)],
+        tmp_path / "target",
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    with duckdb.connect(str(copy), read_only=True) as con:
+        con.execute(f"attach '{built.warehouse_path}' as chunked (read_only)")
+        for table in HISTORY_MODELS:
+            one_way, other_way, total = con.execute(
+                f"select (select count(*) from (select * from features.{table} except all "
+                f"select * from chunked.features.{table})), "
+                f"(select count(*) from (select * from chunked.features.{table} except all "
+                f"select * from features.{table})), (select count(*) from features.{table})"
+            ).fetchall()[0]
+            assert (one_way, other_way) == (0, 0) and total > 0, table
+
+
+def test_history_runs_are_sized_by_the_population() -> None:
+    assert history_weeks_per_run(1_500) == 520
+    assert history_weeks_per_run(100_000) == 50
+    assert history_weeks_per_run(1_000_000) == 5
+    assert history_weeks_per_run(50_000_000) == 4

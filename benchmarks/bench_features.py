@@ -26,8 +26,14 @@ from pathlib import Path
 import duckdb
 from bench_raw import main as build_raw_tables
 
-from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args, run_dbt_outside_dagster
+from b2b_scoring.lib.dbt_args import (
+    DAILY_PARTITIONED_SELECTOR,
+    build_dbt_args,
+    history_weeks_per_run,
+    run_dbt_outside_dagster,
+)
 from b2b_scoring.lib.settings import Settings
+from b2b_scoring.lib.weekly_history import catch_up_weekly_history
 
 HISTORY_SELECTOR = "path:models/features/history"
 
@@ -98,7 +104,28 @@ def main(argv: list[str] | None = None) -> int:
             "daily features again (idempotent rerun)", [*base, "--select", DAILY_PARTITIONED_SELECTOR], target
         )
         if args.history:
-            run_dbt("weekly feature history (first build)", [*base, "--select", HISTORY_SELECTOR], target)
+            weeks = history_weeks_per_run(persons)
+            began = time.perf_counter()
+            limited = build_dbt_args(settings, warehouse, as_of=window, history_weeks_per_run=weeks)
+            run_dbt(
+                f"weekly history, first {weeks} Mondays", [*limited, "--select", HISTORY_SELECTOR], target
+            )
+            runs = catch_up_weekly_history(
+                lambda history_args: run_dbt("weekly history, next Mondays", history_args, target),
+                settings,
+                warehouse,
+                weeks,
+                print,
+            )
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                rows, mondays = con.execute(
+                    "select count(*), count(distinct as_of_date) from features.person_feature_history"
+                ).fetchall()[0]
+            print(
+                f"weekly feature history (first build): {time.perf_counter() - began:.1f} s in {runs + 1} "
+                f"dbt runs, {mondays} Mondays, {rows:,} person rows; "
+                f"peak RSS (dbt) {children_peak_rss_gib():.2f} GiB"
+            )
         with duckdb.connect(str(warehouse), read_only=True) as con:
             for table in ("person_features", "account_features"):
                 rows, columns = con.execute(

@@ -28,12 +28,13 @@ from bench_features import run_dbt
 from bench_raw import main as build_raw_tables
 from bench_raw import peak_rss_gib
 
-from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args
+from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args, history_weeks_per_run
 from b2b_scoring.lib.ml.goal_training import key_share_for, train_goal
 from b2b_scoring.lib.ml.metrics import calibration_error, roc_auc
 from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, data_span, label_summary, training_set
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator.truth import true_conversion_probability
+from b2b_scoring.lib.weekly_history import catch_up_weekly_history
 from b2b_scoring.lib.world_landing import load_truth_tables
 
 
@@ -69,11 +70,18 @@ def main(argv: list[str] | None = None) -> int:
             warehouse = Path(tmp) / "warehouse.duckdb"
             with duckdb.connect(str(warehouse)) as con:
                 load_truth_tables(con, Path(tmp) / "landing")
-            base = build_dbt_args(settings, warehouse)
+            weeks = history_weeks_per_run(args.persons)
+            base = build_dbt_args(settings, warehouse, history_weeks_per_run=weeks)
+            target = Path(tmp) / "target"
             run_dbt(
-                "staging + weekly feature history",
-                [*base, "--exclude", DAILY_PARTITIONED_SELECTOR],
-                Path(tmp) / "target",
+                "staging + weekly feature history", [*base, "--exclude", DAILY_PARTITIONED_SELECTOR], target
+            )
+            catch_up_weekly_history(
+                lambda history_args: run_dbt("weekly history, next Mondays", history_args, target),
+                settings,
+                warehouse,
+                weeks,
+                print,
             )
         with duckdb.connect(str(warehouse), read_only=True) as con:
             truth = {

@@ -61,9 +61,21 @@ def build_dbt_args(
     warehouse_path: Path,
     full_refresh: bool = False,
     as_of: tuple[str, str] | None = None,
+    history_weeks_per_run: int | None = None,
 ) -> list[str]:
     """`dbt build` arguments. The warehouse path is passed absolute because dbt runs with the
-    dbt project as working directory; `as_of` is the as-of window of partitioned models."""
+    dbt project as working directory; `as_of` is the as-of window of partitioned models;
+    `history_weeks_per_run` caps the Mondays one run adds to the weekly history."""
+    args = ["build", "--vars", _vars(settings, warehouse_path, as_of, history_weeks_per_run)]
+    return [*args, "--full-refresh"] if full_refresh else args
+
+
+def _vars(
+    settings: Settings,
+    warehouse_path: Path,
+    as_of: tuple[str, str] | None = None,
+    history_weeks_per_run: int | None = None,
+) -> str:
     dbt_vars: dict[str, str | int] = {
         "warehouse_path": str(Path(warehouse_path).resolve()),
         "duckdb_memory_limit": settings.duckdb_memory_limit,
@@ -71,5 +83,29 @@ def build_dbt_args(
     }
     if as_of is not None:
         dbt_vars["as_of_start"], dbt_vars["as_of_end"] = as_of
-    args = ["build", "--vars", json.dumps(dbt_vars, sort_keys=True)]
-    return [*args, "--full-refresh"] if full_refresh else args
+    if history_weeks_per_run is not None:
+        dbt_vars["history_weeks_per_run"] = history_weeks_per_run
+    return json.dumps(dbt_vars, sort_keys=True)
+
+
+# The weekly history is built in runs of a bounded number of Mondays: one statement over two
+# years of a million persons spills tens of GB of temporary files. A run adds about this many
+# person rows (persons x Mondays) at most.
+HISTORY_PERSON_ROWS_PER_RUN = 5_000_000
+HISTORY_MODELS = ("person_activity_history", "account_feature_history", "person_feature_history")
+
+
+def history_weeks_per_run(persons: int) -> int:
+    """Mondays per run of the weekly history for a population of `persons`: 4 to 520."""
+    return min(520, max(4, HISTORY_PERSON_ROWS_PER_RUN // max(persons, 1)))
+
+
+def history_catch_up_args(settings: Settings, warehouse_path: Path, weeks_per_run: int) -> list[str]:
+    """`dbt run` of the weekly history models alone, adding up to `weeks_per_run` Mondays."""
+    return [
+        "run",
+        "--select",
+        " ".join(HISTORY_MODELS),
+        "--vars",
+        _vars(settings, warehouse_path, history_weeks_per_run=weeks_per_run),
+    ]

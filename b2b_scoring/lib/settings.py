@@ -58,6 +58,8 @@ class Settings:
     environment: Environment
     dagster_home: Path
     max_training_rows: int = DEFAULT_MAX_TRAINING_ROWS
+    # Mondays per dbt run of the weekly history; None: sized by the population.
+    history_weeks_per_run: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +92,7 @@ class Settings:
             max_training_rows=_int(
                 env, "B2B_SCORING_MAX_TRAINING_ROWS", DEFAULT_MAX_TRAINING_ROWS, minimum=1000
             ),
+            history_weeks_per_run=_optional_int(env, "B2B_SCORING_HISTORY_WEEKS_PER_RUN", minimum=1),
         )
         settings.validate()
         return settings

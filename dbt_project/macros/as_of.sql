@@ -30,7 +30,9 @@
 
 {# Weekly history: every Monday after the first experience event up to the day after the last
    one. An incremental run starts at the latest Monday already built (rebuilt: late events of its
-   week) and adds the newer ones; a full refresh rebuilds all. #}
+   week) and adds the newer ones, at most `history_weeks_per_run` of them when that var is set
+   (Dagster then runs the history models again until they are complete); a full refresh
+   rebuilds all. #}
 {% macro weekly_history_schedule() -%}
     {%- set today = modules.datetime.datetime.utcnow().date() -%}
     {%- if not execute -%}
@@ -47,7 +49,10 @@
         {# No events yet: an empty schedule (last before first). #}
         {{ return({'first': today, 'last': today - modules.datetime.timedelta(days=1), 'step_days': 7}) }}
     {%- endif -%}
-    {{ return({'first': bounds[0], 'last': bounds[1], 'step_days': 7}) }}
+    {%- set weeks = var('history_weeks_per_run', none) -%}
+    {%- set last = bounds[1] if weeks is none
+        else [bounds[1], bounds[0] + modules.datetime.timedelta(days=7 * (weeks | int))] | min -%}
+    {{ return({'first': bounds[0], 'last': last, 'step_days': 7}) }}
 {%- endmacro %}
 
 {# Versions of a type-2 profile history valid at each as-of date, for records created before it:

@@ -6,23 +6,28 @@
 
 {# Rows of `relation` (dated by `date_column`) paired with each as-of date of the schedule they
    reach, 1..`lookback_days` days later, with `days_before` = as_of_date - date. Each row is
-   expanded once, so one pass serves one date, a partition range or weekly snapshots. #}
+   expanded only to the schedule's dates (every step_days from its first date), so one pass
+   serves one date, a partition range or weekly snapshots without materializing the days
+   between weekly snapshots. #}
 {% macro rows_reaching_as_of_dates(relation, date_column, lookback_days, schedule) -%}
 {%- set first, last = date_literal(schedule.first), date_literal(schedule.last) -%}
+{%- set step = schedule.step_days -%}
 select reaching.*, cast(reaching.{{ date_column }} + reaching.days_before as date) as as_of_date
 from (
     select
         source_rows.*,
+        -- The first schedule date after the row's date is first + k * step with
+        -- k = ceil((date - first + 1) / step), at least 0.
         cast(unnest(range(
-            greatest(1, {{ first }} - source_rows.{{ date_column }}),
-            least({{ lookback_days }}, {{ last }} - source_rows.{{ date_column }}) + 1
+            greatest(0, (source_rows.{{ date_column }} - {{ first }} + {{ step }}) // {{ step }}) * {{ step }}
+                - (source_rows.{{ date_column }} - {{ first }}),
+            least({{ lookback_days }}, {{ last }} - source_rows.{{ date_column }}) + 1,
+            {{ step }}
         )) as integer) as days_before
     from {{ relation }} as source_rows
     where source_rows.{{ date_column }} >= {{ first }} - {{ lookback_days }}
         and source_rows.{{ date_column }} < {{ last }}
 ) as reaching
-semi join ({{ as_of_dates_sql(schedule) }}) as as_of_dates
-    on cast(reaching.{{ date_column }} + reaching.days_before as date) = as_of_dates.as_of_date
 {%- endmacro %}
 
 

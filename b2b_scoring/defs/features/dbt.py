@@ -5,6 +5,7 @@ asset checks."""
 import os
 from collections.abc import Iterator, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,9 +19,11 @@ from b2b_scoring.lib.dbt_args import (
     as_of_window,
     build_dbt_args,
     dbt_executable,
+    history_weeks_per_run,
     manifest_is_stale,
 )
 from b2b_scoring.lib.settings import Settings
+from b2b_scoring.lib.weekly_history import catch_up_weekly_history, raw_persons
 
 
 @cache
@@ -79,13 +82,26 @@ def build_dbt_assets(settings: Settings, partitioned: bool) -> dg.AssetsDefiniti
         context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource, config: DbtBuildConfig
     ) -> Iterator[Any]:
         window = context.partition_time_window if partitioned else None
+        weeks = None
+        if not partitioned:
+            weeks = settings.history_weeks_per_run
+            if weeks is None:
+                with duckdb.get_connection() as con:
+                    weeks = history_weeks_per_run(raw_persons(con))
         args = build_dbt_args(
             settings,
             duckdb.database,
             full_refresh=config.full_refresh,
             as_of=as_of_window(window.start, window.end) if window else None,
+            history_weeks_per_run=weeks,
         )
         yield from dbt.cli(args, context=context).stream()
+        if weeks is not None:
+
+            def run_history(history_args: list[str]) -> None:
+                dbt.cli(history_args, manifest=project.manifest_path, raise_on_error=True).wait()
+
+            catch_up_weekly_history(run_history, settings, Path(duckdb.database), weeks, context.log.info)
 
     return _dbt_assets
 
