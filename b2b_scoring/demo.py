@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from b2b_scoring.defs.automation import ALL_ASSETS_JOB, PER_GOAL, TRAINING_JOB
+from b2b_scoring.defs.automation import ALL_ASSETS_JOB, OWN_JOBS, TRAINING_JOB
 from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.training.assets import TRAINING_SETS_KEY
 from b2b_scoring.lib.contract import CONTRACTS
@@ -75,7 +75,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     job = definitions.resolve_job_def(ALL_ASSETS_JOB)
     assert job.partitions_def is not None, f"{ALL_ASSETS_JOB} selects no daily assets"
     graph = definitions.resolve_asset_graph()
-    every_key = set(graph.get_all_asset_keys()) - PER_GOAL.resolve(graph)
+    every_key = set(graph.get_all_asset_keys()) - OWN_JOBS.resolve(graph)
     downstream_daily = {
         key for key in every_key if graph.get(key).partitions_def is not None and key.path[0] != RAW_SCHEMA
     }

@@ -85,7 +85,9 @@ def test_jobs_and_schedule_resolve(definitions: dg.Definitions) -> None:
         assert dimensions["goal"].get_partition_keys() == [goal]
         assert dimensions["date"] == daily.partitions_def
     # Goal-partitioned training and day x goal scoring cannot share a run with daily partitions.
-    assert set(everything.asset_layer.executable_asset_keys) | training_keys | scoring_keys == set(
+    intraday = {dg.AssetKey(["scores", "intraday_person_scores"])}
+    assert definitions.resolve_job_def("intraday_scoring_job").asset_layer.executable_asset_keys == intraday
+    assert set(everything.asset_layer.executable_asset_keys) | training_keys | scoring_keys | intraday == set(
         definitions.resolve_asset_graph().executable_asset_keys
     )
     retraining = definitions.resolve_schedule_def("weekly_retraining")

@@ -13,6 +13,7 @@ from b2b_scoring.defs.features.dbt import defs as dbt_definitions
 from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.resources import resources
 from b2b_scoring.defs.scoring.assets import DATE, GOAL, _entity_assets, export_key, score_key
+from b2b_scoring.defs.scoring.intraday import INTRADAY_KEY, intraday_person_scores
 from b2b_scoring.defs.training.assets import training_definitions
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring_tests.conftest import YEAR_ENV
@@ -119,3 +120,29 @@ def test_daily_person_scores(year_world, tmp_path, monkeypatch, capsys):
     assert scored == accounts_in_features and bounded == scored
     assert 0 < with_persons < scored  # some accounts have no scored (unconverted, linked) person
     assert top_linked > 0.5 * scored  # the account model (it wins the backtest) gives the factors
+    # Intraday: the persons active on the day are rescored as of the next morning (features of
+    # day + 1), against the day's morning scores; the daily tables stay as they were.
+    intraday = [*_entity_assets(settings, "person"), *training_definitions().assets, intraday_person_scores]
+    config = {"ops": {"scores__intraday_person_scores": {"config": {"day": "2025-06-30"}}}}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        daily_before = con.sql("select count(*) from scores.person_scores").fetchall()[0][0]
+        active = con.sql(
+            "select count(distinct e.person_key) from raw.experience_events e "
+            "where e.timestamp >= '2025-06-30' and e.timestamp < '2025-07-01'"
+        ).fetchall()[0][0]
+    for _ in range(2):  # a second run replaces the same persons' rows
+        assert dg.materialize(
+            intraday, resources=all_resources, selection=[INTRADAY_KEY], run_config=config
+        ).success
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows, persons, dates, with_morning, percentiles_ok = con.sql(
+            "select count(*), count(distinct person_key), count(distinct score_date), count(previous_score), "
+            "count(*) filter (percentile between 1 and 100) from scores.intraday_person_scores"
+        ).fetchall()[0]
+        score_date = con.sql("select any_value(score_date) from scores.intraday_person_scores").fetchall()[0][
+            0
+        ]
+        daily_after = con.sql("select count(*) from scores.person_scores").fetchall()[0][0]
+    assert 0 < rows == persons <= active and dates == 1 and score_date.isoformat() == "2025-07-01"
+    assert with_morning > 0.9 * rows and percentiles_ok == rows
+    assert daily_after == daily_before

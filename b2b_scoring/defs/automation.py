@@ -15,7 +15,8 @@ SCORING_JOBS = {"person": "person_scoring_job", "account": "account_scoring_job"
 # with daily-partitioned ones.
 TRAINING = dg.AssetSelection.groups("training")
 SCORING = dg.AssetSelection.groups("scoring")
-PER_GOAL = TRAINING | SCORING
+# Intraday rescoring (unpartitioned, launched by its sensor) is never part of a daily run.
+OWN_JOBS = TRAINING | SCORING | dg.AssetSelection.groups("intraday")
 
 
 @dg.definitions
@@ -24,7 +25,7 @@ def automation() -> dg.Definitions:
     # events, then the dbt models rebuild on top of them.
     daily_pipeline_job = dg.define_asset_job(
         DAILY_PIPELINE_JOB,
-        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("source") - PER_GOAL,
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("source") - OWN_JOBS,
         description="Each day: load the raw tables (events of the partition's day), rebuild dbt models.",
     )
     # Everything, including the simulated world. Launched over a partition range (one run, as all
@@ -32,7 +33,7 @@ def automation() -> dg.Definitions:
     # demo` runs it over every day of the simulated world.
     all_assets_job = dg.define_asset_job(
         ALL_ASSETS_JOB,
-        selection=dg.AssetSelection.all() - PER_GOAL,
+        selection=dg.AssetSelection.all() - OWN_JOBS,
         description="Materialize the simulated world, then every downstream table "
         "(models: training_job; scores: the scoring jobs).",
     )

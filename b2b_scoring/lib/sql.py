@@ -51,6 +51,18 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
+    """Whether `schema.table` exists in the current database."""
+    schema, table = qualified_name.split(".")
+    return bool(
+        con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
+            "AND table_catalog = current_database()",
+            [schema, table],
+        ).fetchall()
+    )
+
+
 def count_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
     return int(fetch_single_row(con, sql, params)[0])
 

@@ -15,26 +15,24 @@ import duckdb
 
 from b2b_scoring.lib.dbt_args import history_catch_up_args
 from b2b_scoring.lib.settings import Settings
+from b2b_scoring.lib.sql import table_exists
 
 HISTORY_TABLE = "features.person_activity_history"
 
 
 def raw_persons(con: duckdb.DuckDBPyConnection) -> int:
     """Persons in raw.persons (0 before the raw layer exists): sizes the history runs."""
-    exists = con.execute(
-        "select 1 from information_schema.tables where table_schema = 'raw' and table_name = 'persons'"
-    ).fetchall()
-    return con.execute("select count(*) from raw.persons").fetchall()[0][0] if exists else 0
+    return (
+        con.execute("select count(*) from raw.persons").fetchall()[0][0]
+        if table_exists(con, "raw.persons")
+        else 0
+    )
 
 
 def history_progress(warehouse_path: Path) -> tuple[datetime.date | None, datetime.date | None]:
     """(latest Monday built, latest Monday the events call for), None when unknown."""
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        exists = con.execute(
-            "select 1 from information_schema.tables "
-            "where table_schema = 'features' and table_name = 'person_activity_history'"
-        ).fetchall()
-        if not exists:
+        if not table_exists(con, HISTORY_TABLE):
             return None, None
         built = con.execute(f"select max(as_of_date) from {HISTORY_TABLE}").fetchall()[0][0]
         target = con.execute(

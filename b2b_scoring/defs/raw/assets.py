@@ -115,7 +115,7 @@ def _ingestion_metadata(
     return metadata
 
 
-def _ingest(
+def ingest_raw_table(
     con: duckdb.DuckDBPyConnection,
     raw_source: RawSourceResource,
     table: str,
@@ -170,7 +170,7 @@ def build_raw_asset(
             # partition_time_window covers a single day and a single-run backfill range alike.
             window = (context.partition_time_window.start, context.partition_time_window.end)
         with duckdb.get_connection() as con:
-            metadata = _ingest(con, raw_source, table, window)
+            metadata = ingest_raw_table(con, raw_source, table, window)
             metadata["dagster/row_count"] = count_rows(con, f"SELECT count(*) FROM {RAW_SCHEMA}.{table}")
             metadata["preview"] = dg.MetadataValue.md(preview_markdown(con, RAW_SCHEMA, table))
         if window is not None:

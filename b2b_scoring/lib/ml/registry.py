@@ -18,6 +18,7 @@ import duckdb
 
 from b2b_scoring.lib.ml.goal_training import GoalTraining
 from b2b_scoring.lib.ml.training import TrainedModel
+from b2b_scoring.lib.sql import table_exists
 
 REGISTRY_TABLE = "ml.model_registry"
 CHAMPION_METRIC = "roc_auc"
@@ -77,12 +78,7 @@ def registry_metrics(training: GoalTraining) -> dict[str, Any]:
 
 
 def registry_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(
-        con.execute(
-            "select 1 from information_schema.tables "
-            "where table_schema = 'ml' and table_name = 'model_registry'"
-        ).fetchall()
-    )
+    return table_exists(con, REGISTRY_TABLE)
 
 
 def champion(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, Any] | None:

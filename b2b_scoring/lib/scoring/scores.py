@@ -41,11 +41,39 @@ def score_from_probability(probability: np.ndarray, base_rate: float) -> np.ndar
     return np.clip(np.round(AVERAGE_SCORE + POINTS_TO_DOUBLE_ODDS * np.log2(ratio)), 0, 100).astype(np.int16)
 
 
-def percentiles(probability: np.ndarray) -> np.ndarray:
-    """1-100: the share of the population with this probability or less (ties share a value)."""
-    ordered = np.sort(probability)
+def percentiles(probability: np.ndarray, population: np.ndarray | None = None) -> np.ndarray:
+    """1-100: the share of the population (default: the records themselves) with this
+    probability or less (ties share a value)."""
+    ordered = np.sort(probability if population is None else population)
     at_or_below = np.searchsorted(ordered, probability, side="right")
-    return np.maximum(1, np.ceil(100.0 * at_or_below / len(probability))).astype(np.int16)
+    return np.clip(np.ceil(100.0 * at_or_below / max(len(ordered), 1)), 1, 100).astype(np.int16)
+
+
+def relative_to_population(
+    scored: pa.Table, population: np.ndarray, tier_a_floor: float | None, policy: ScoringPolicy
+) -> pa.Table:
+    """Intraday scores of a few records placed in the day's scored population: percentile among
+    its probabilities; with a sales-capacity tier A, A from the lowest probability it admitted."""
+    probability = scored["probability"].to_numpy()
+    scored = scored.set_column(
+        scored.schema.get_field_index("percentile"),
+        "percentile",
+        pa.array(percentiles(probability, population), pa.int16()),
+    )
+    if policy.a_capacity is None:
+        return scored
+    score = scored["score"].to_numpy()
+    tier = np.where(score >= policy.b_min_score, 1, 2)
+    if tier_a_floor is not None:
+        tier[probability >= tier_a_floor] = 0
+    routes = dict(policy.routes)
+    route_of_tier = np.array([routes[name] for name in TIERS], dtype=object)
+    scored = scored.set_column(
+        scored.schema.get_field_index("tier"), "tier", pa.array(TIERS[tier], pa.string())
+    )
+    return scored.set_column(
+        scored.schema.get_field_index("route"), "route", pa.array(route_of_tier[tier], pa.string())
+    )
 
 
 TIERS = np.array(["A", "B", "C"])

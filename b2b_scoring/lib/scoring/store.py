@@ -19,9 +19,10 @@ from b2b_scoring.lib.contract import CONVERT_LEAD
 from b2b_scoring.lib.exports import export_csv
 from b2b_scoring.lib.goals import Entity, Goal
 from b2b_scoring.lib.scoring.rollups import ROLLUPS
-from b2b_scoring.lib.sql import transaction
+from b2b_scoring.lib.sql import table_exists, transaction
 
 SCORE_TABLES: dict[str, str] = {"person": "scores.person_scores", "account": "scores.account_scores"}
+INTRADAY_TABLE = "scores.intraday_person_scores"
 KEY_COLUMNS: dict[str, str] = {"person": "person_key", "account": "account_key"}
 CRM_ID_FIELDS: dict[str, str] = {"person": "Lead_ID", "account": "Account_ID"}
 ROLLUP_COLUMNS = tuple(f"rollup_{name}" for name in ROLLUPS)
@@ -42,8 +43,8 @@ def scoring_population(con: duckdb.DuckDBPyConnection, goal: Goal, as_of: dt.dat
     ).to_arrow_table()
 
 
-def ensure_score_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> str:
-    table, key = SCORE_TABLES[entity], KEY_COLUMNS[entity]
+def ensure_score_table(con: duckdb.DuckDBPyConnection, entity: Entity, table: str | None = None) -> str:
+    table, key = table or SCORE_TABLES[entity], KEY_COLUMNS[entity]
     con.execute("CREATE SCHEMA IF NOT EXISTS scores")
     con.execute(
         f"""
@@ -190,10 +191,7 @@ def score_history(
 ) -> list[dict]:
     """A record's scores (all goals, or one) on the `days` score dates up to `until`, newest first."""
     table = SCORE_TABLES[entity]
-    if not con.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = 'scores' AND table_name = ?",
-        [table.split(".")[1]],
-    ).fetchall():
+    if not table_exists(con, table):
         return []
     return (
         con.sql(
@@ -211,3 +209,42 @@ def score_history(
         .to_arrow_table()
         .to_pylist()
     )
+
+
+def write_intraday_scores(
+    con: duckdb.DuckDBPyConnection,
+    goal: str,
+    score_date: dt.date,
+    model_version: int,
+    scored: pa.Table,
+    scored_at: dt.datetime,
+) -> int:
+    """Replace the intraday scores of the persons in `scored` (goal, score date); the previous
+    score is the person's daily score of the day before (the morning run's), so score_change is
+    the move since this morning. Rows of other persons stay."""
+    daily = ensure_score_table(con, "person")
+    table = ensure_score_table(con, "person", INTRADAY_TABLE)
+    with transaction(con):
+        con.register("_scored", scored)
+        try:
+            con.execute(
+                f"DELETE FROM {table} WHERE goal = $goal AND score_date = $day "
+                "AND person_key IN (SELECT person_key FROM _scored)",
+                {"goal": goal, "day": score_date},
+            )
+            con.execute(
+                f"""
+                INSERT INTO {table} BY NAME
+                SELECT s.person_key, $goal AS goal, $day AS score_date, 'person' AS model_type,
+                       $version AS model_version, s.probability, s.score, s.percentile, s.tier, s.route,
+                       s.influential_factors, p.score AS previous_score, p.tier AS previous_tier,
+                       s.score - p.score AS score_change, s.change_drivers, $at AS scored_at
+                FROM _scored s
+                LEFT JOIN {daily} p ON p.person_key = s.person_key AND p.goal = $goal
+                    AND p.score_date = $day - INTERVAL 1 DAY
+                """,
+                {"goal": goal, "day": score_date, "version": model_version, "at": scored_at},
+            )
+        finally:
+            con.unregister("_scored")
+    return scored.num_rows

@@ -1,0 +1,180 @@
+"""Intraday rescoring: when new event files land, the persons active today are rescored within
+minutes, without waiting for the morning run and without touching the daily partitions.
+
+A run loads today's window [day 00:00, day + 1) of experience events from the landing files
+(the same ingestion as the daily partition), rebuilds the daily feature tables as of day + 1 (the
+same dbt models), and scores the persons with events that day with each person goal's champion
+into scores.intraday_person_scores. The morning run of the day's partition later replaces that
+window and those features with the same code, so nothing diverges; the daily scores tables are
+not written.
+"""
+
+import datetime
+import hashlib
+import json
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from b2b_scoring.defs.features.dbt import dbt_project
+from b2b_scoring.defs.raw.assets import ingest_raw_table
+from b2b_scoring.defs.resources import RawSourceResource
+from b2b_scoring.defs.scoring.assets import score_key
+from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args
+from b2b_scoring.lib.ingestion import landing_signatures, time_range
+from b2b_scoring.lib.ml.registry import champion, load_model, registry_exists
+from b2b_scoring.lib.scoring.scores import relative_to_population, score_records
+from b2b_scoring.lib.scoring.store import (
+    INTRADAY_TABLE,
+    SCORE_TABLES,
+    scoring_population,
+    write_intraday_scores,
+)
+from b2b_scoring.lib.settings import Settings
+from b2b_scoring.lib.sql import table_exists
+
+INTRADAY_KEY = dg.AssetKey(["scores", "intraday_person_scores"])
+INTRADAY_JOB = "intraday_scoring_job"
+
+
+class IntradayConfig(dg.Config):
+    day: str | None = None  # the UTC day whose events are rescored (default: today)
+
+
+@dg.asset(
+    key=INTRADAY_KEY,
+    deps=[score_key("person")],
+    group_name="intraday",
+    kinds={"lightgbm", "duckdb"},
+    pool="duckdb",
+    description="Persons with new events today, rescored within minutes of their files landing "
+    f"({INTRADAY_TABLE}; score_change is the move since this morning's daily score).",
+)
+def intraday_person_scores(
+    context: dg.AssetExecutionContext,
+    config: IntradayConfig,
+    duckdb: DuckDBResource,
+    raw_source: RawSourceResource,
+    dbt: DbtCliResource,
+) -> dg.MaterializeResult:
+    settings = Settings.from_env()
+    day = (
+        datetime.date.fromisoformat(config.day) if config.day else datetime.datetime.now(datetime.UTC).date()
+    )
+    start = datetime.datetime.combine(day, datetime.time())
+    as_of = day + datetime.timedelta(days=1)
+    with duckdb.get_connection() as con:
+        ingest_raw_table(con, raw_source, "experience_events", (start, start + datetime.timedelta(days=1)))
+        touched = con.execute(
+            "select distinct person_key from raw.experience_events where timestamp >= ? and timestamp < ?",
+            [start, start + datetime.timedelta(days=1)],
+        ).fetchall()
+    if not touched:
+        return dg.MaterializeResult(metadata={"day": str(day), "persons_rescored": 0})
+    window = (as_of.isoformat(), (as_of + datetime.timedelta(days=1)).isoformat())
+    dbt.cli(
+        [*build_dbt_args(settings, duckdb.database, as_of=window), "--select", DAILY_PARTITIONED_SELECTOR],
+        manifest=dbt_project().manifest_path,
+    ).wait()
+    keys = pa.array([row[0] for row in touched], pa.string())
+    rescored: dict[str, int] = {}
+    for goal in settings.goals().goals:
+        if goal.entity != "person" or goal.conversion.flat_export is not None:
+            continue
+        with duckdb.get_connection() as con:
+            model = champion(con, goal.name) if registry_exists(con) else None
+            if model is None:
+                context.log.info(f"goal {goal.name} has no trained model: not rescored")
+                continue
+            today, before = (_only(scoring_population(con, goal, date), keys) for date in (as_of, day))
+            morning = (
+                con.execute(
+                    "select probability, tier from scores.person_scores where goal = ? and score_date = ?",
+                    [goal.name, day],
+                ).fetchall()
+                if table_exists(con, SCORE_TABLES["person"])
+                else []
+            )
+        if today.num_rows == 0:
+            continue
+        scored = score_records(load_model(model["artifact_path"]), today, "person_key", goal.scoring, before)
+        population = np.array([p for p, _ in morning]) if morning else scored["probability"].to_numpy()
+        tier_a = [p for p, tier in morning if tier == "A"]
+        scored = relative_to_population(scored, population, min(tier_a) if tier_a else None, goal.scoring)
+        with duckdb.get_connection() as con:
+            rescored[goal.name] = write_intraday_scores(
+                con,
+                goal.name,
+                as_of,
+                model["version"],
+                scored,
+                datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
+            )
+    return dg.MaterializeResult(
+        metadata={
+            "day": str(day),
+            "persons_with_events": len(touched),
+            "persons_rescored": dg.MetadataValue.json(rescored),
+        }
+    )
+
+
+def _only(table: pa.Table, keys: pa.Array) -> pa.Table:
+    return table.filter(pc.is_in(table["person_key"], value_set=keys))
+
+
+@dg.sensor(
+    name="intraday_rescoring_sensor",
+    job_name=INTRADAY_JOB,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Watches the landing folder's experience-event files (B2B_SCORING_SOURCE=landing): new or "
+    "changed files with events of today rescore today's active persons.",
+)
+def intraday_rescoring_sensor(context: dg.SensorEvaluationContext, raw_source: RawSourceResource):
+    if raw_source.source != "landing":
+        return dg.SkipReason("The source is the simulator: there is no today to rescore.")
+    table_mapping = raw_source.mapping().tables.get("experience_events")
+    if table_mapping is None:
+        return dg.SkipReason("The mapping has no experience_events.")
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    current = {
+        path: signature
+        for path, signature in landing_signatures(raw_source.input_dir, raw_source.mapping()).items()
+        if path.split("/")[0] == table_mapping.folder
+    }
+    changed = sorted(path for path, signature in current.items() if seen.get(path) != signature)
+    if not changed:
+        return dg.SkipReason("No new or changed event files.")
+    today = datetime.datetime.now(datetime.UTC).date()
+    with duckdb.connect() as con:
+        covered = time_range(
+            con, raw_source.input_dir, table_mapping, [raw_source.input_dir / p for p in changed]
+        )
+    cursor = json.dumps(current, sort_keys=True)
+    if covered is None or covered[1].date() < today:
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason("The new files have no events of today."), cursor=cursor
+        )
+    run_key = hashlib.sha256(json.dumps({p: current[p] for p in changed}).encode()).hexdigest()[:20]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=run_key, run_config=_day_config(today))], cursor=cursor
+    )
+
+
+def _day_config(day: datetime.date) -> dict:
+    return {"ops": {"scores__intraday_person_scores": {"config": {"day": day.isoformat()}}}}
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[intraday_person_scores],
+        jobs=[dg.define_asset_job(INTRADAY_JOB, selection=[INTRADAY_KEY])],
+        sensors=[intraday_rescoring_sensor],
+    )
