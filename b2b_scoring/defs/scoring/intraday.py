@@ -15,7 +15,6 @@ import json
 
 import dagster as dg
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from dagster_dbt import DbtCliResource
@@ -70,18 +69,18 @@ def intraday_person_scores(
     as_of = day + datetime.timedelta(days=1)
     with duckdb.get_connection() as con:
         ingest_raw_table(con, raw_source, "experience_events", (start, start + datetime.timedelta(days=1)))
-        touched = con.execute(
-            "select distinct person_key from raw.experience_events where timestamp >= ? and timestamp < ?",
-            [start, start + datetime.timedelta(days=1)],
-        ).fetchall()
-    if not touched:
+        touched = con.sql(
+            "select distinct person_key from raw.experience_events "
+            "where timestamp >= $start and timestamp < $end",
+            params={"start": start, "end": start + datetime.timedelta(days=1)},
+        ).to_arrow_table()["person_key"]
+    if len(touched) == 0:
         return dg.MaterializeResult(metadata={"day": str(day), "persons_rescored": 0})
     window = (as_of.isoformat(), (as_of + datetime.timedelta(days=1)).isoformat())
     dbt.cli(
         [*build_dbt_args(settings, duckdb.database, as_of=window), "--select", DAILY_PARTITIONED_SELECTOR],
         manifest=dbt_project().manifest_path,
     ).wait()
-    keys = pa.array([row[0] for row in touched], pa.string())
     rescored: dict[str, int] = {}
     for goal in settings.goals().goals:
         if goal.entity != "person" or goal.conversion.flat_export is not None:
@@ -91,21 +90,24 @@ def intraday_person_scores(
             if model is None:
                 context.log.info(f"goal {goal.name} has no trained model: not rescored")
                 continue
-            today, before = (_only(scoring_population(con, goal, date), keys) for date in (as_of, day))
+            today, before = (_only(scoring_population(con, goal, date), touched) for date in (as_of, day))
             morning = (
-                con.execute(
-                    "select probability, tier from scores.person_scores where goal = ? and score_date = ?",
-                    [goal.name, day],
-                ).fetchall()
+                con.sql(
+                    "select probability, tier = 'A' as tier_a from scores.person_scores "
+                    "where goal = $goal and score_date = $day",
+                    params={"goal": goal.name, "day": day},
+                ).to_arrow_table()
                 if table_exists(con, SCORE_TABLES["person"])
-                else []
+                else None
             )
         if today.num_rows == 0:
             continue
         scored = score_records(load_model(model["artifact_path"]), today, "person_key", goal.scoring, before)
-        population = np.array([p for p, _ in morning]) if morning else scored["probability"].to_numpy()
-        tier_a = [p for p, tier in morning if tier == "A"]
-        scored = relative_to_population(scored, population, min(tier_a) if tier_a else None, goal.scoring)
+        population, tier_a_floor = scored["probability"].to_numpy(), None
+        if morning is not None and morning.num_rows:
+            population = morning["probability"].to_numpy()
+            tier_a_floor = pc.min(pc.filter(morning["probability"], morning["tier_a"])).as_py()
+        scored = relative_to_population(scored, population, tier_a_floor, goal.scoring)
         with duckdb.get_connection() as con:
             rescored[goal.name] = write_intraday_scores(
                 con,
@@ -124,7 +126,7 @@ def intraday_person_scores(
     )
 
 
-def _only(table: pa.Table, keys: pa.Array) -> pa.Table:
+def _only(table: pa.Table, keys: pa.ChunkedArray) -> pa.Table:
     return table.filter(pc.is_in(table["person_key"], value_set=keys))
 
 
