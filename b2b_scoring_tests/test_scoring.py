@@ -249,3 +249,46 @@ def test_a_winning_rollup_scores_the_accounts(trained):
     assert scored["rollup_noisy_or"].to_pylist() == [0.95, 0.6, 0.1]
     with pytest.raises(ValueError, match="person scores are needed"):
         score_records(account_model, features, "person_key", ScoringPolicy(70, 40))
+
+
+def test_days_scored_out_of_order_keep_previous_scores_right(trained, tmp_path):
+    """A backfill runs its days in any order: scoring an earlier day refreshes the next day's
+    previous score, change and so its export."""
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    day1, day2 = dt.date(2026, 1, 5), dt.date(2026, 1, 6)
+    features = leads(300, seed=9)
+    burst = features.set_column(
+        1,
+        "pricing_visits_7d",
+        pc.if_else(
+            pc.equal(features["person_key"], "P-00001"), pa.scalar(9.0), features["pricing_visits_7d"]
+        ),
+    )
+    at = dt.datetime(2026, 1, 6, 6)
+    write_scores(
+        con,
+        "person",
+        "lead_conversion",
+        day2,
+        1,
+        score_records(trained, burst, "person_key", ScoringPolicy()),
+        at,
+    )
+    write_scores(
+        con,
+        "person",
+        "lead_conversion",
+        day1,
+        1,
+        score_records(trained, features, "person_key", ScoringPolicy()),
+        at,
+    )
+    changed = con.sql(
+        "select person_key from scores.person_scores where score_date = '2026-01-06' "
+        "and (previous_score is null or score <> previous_score or tier <> previous_tier)"
+    ).fetchall()
+    assert changed == [("P-00001",)]
+    assert con.sql(
+        "select count(*) from scores.person_scores where score_date = '2026-01-06' and previous_score is null"
+    ).fetchall() == [(0,)]
+    assert export_changes(con, "person", "lead_conversion", day2, tmp_path / "crm")[0] == 1

@@ -17,7 +17,8 @@ from b2b_scoring.lib.dbt_args import history_catch_up_args
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.sql import table_exists
 
-HISTORY_TABLE = "features.person_activity_history"
+# Every known person has a row per Monday here (activity tables only have active persons).
+HISTORY_TABLE = "features.person_feature_history"
 
 
 def raw_persons(con: duckdb.DuckDBPyConnection) -> int:

@@ -7,12 +7,15 @@ scores.person_scores, account goals scores.account_scores."""
 import datetime
 
 import dagster as dg
+import numpy as np
+import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.defs.training.assets import MODEL_REGISTRY_KEY
-from b2b_scoring.lib.goals import ENTITIES, Entity
+from b2b_scoring.lib.goals import ENTITIES, Entity, GoalSet
 from b2b_scoring.lib.ml.registry import champion, load_model, registry_exists
+from b2b_scoring.lib.ml.training import TrainedModel
 from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
 from b2b_scoring.lib.scoring.scores import score_records
 from b2b_scoring.lib.scoring.store import (
@@ -62,7 +65,10 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         key=score_key(entity),
         partitions_def=partitions,
         deps=[
-            dg.AssetDep(features_key, partition_mapping=dg.MultiToSingleDimensionPartitionMapping(DATE)),
+            *(
+                dg.AssetDep(key, partition_mapping=dg.MultiToSingleDimensionPartitionMapping(DATE))
+                for key in dict.fromkeys([features_key, dg.AssetKey(DAILY_FEATURES["person"].split("."))])
+            ),
             # The registry is partitioned by all goals, this asset by the goals of one entity,
             # which Dagster cannot map dimension to dimension: a score depends on the registry.
             dg.AssetDep(MODEL_REGISTRY_KEY, partition_mapping=dg.AllPartitionMapping()),
@@ -90,20 +96,11 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
                 f"no {DAILY_FEATURES[entity]} rows as of {score_date}: materialize the features of "
                 f"partition {score_date - datetime.timedelta(days=1)} first"
             )
+        trained = load_model(model["artifact_path"])
         rollups = None
-        person_goal = goals.rollup_person_goal()
-        if entity == "account" and person_goal is not None:
-            with duckdb.get_connection() as con:
-                person_model = champion(con, person_goal.name)
-                persons = scoring_population(con, person_goal, score_date) if person_model else None
-            if person_model is not None and persons is not None:
-                probability = load_model(person_model["artifact_path"]).probability(persons)
-                rollups = rollups_for(
-                    today["account_key"], rollup_persons(persons["account_key"], probability)
-                )
-        scored = score_records(
-            load_model(model["artifact_path"]), today, KEY_COLUMNS[entity], goal.scoring, before, rollups
-        )
+        if entity == "account":
+            rollups = _person_rollups(duckdb, goals, trained, today, score_date)
+        scored = score_records(trained, today, KEY_COLUMNS[entity], goal.scoring, before, rollups)
         with duckdb.get_connection() as con:
             written = write_scores(
                 con,
@@ -151,6 +148,33 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         )
 
     return [scores, crm_export]
+
+
+def _person_rollups(
+    duckdb: DuckDBResource,
+    goals: GoalSet,
+    trained: TrainedModel,
+    accounts: pa.Table,
+    score_date: datetime.date,
+) -> dict[str, np.ndarray] | None:
+    """The roll-ups of the day's person probabilities (the person goal's champion) per account;
+    None without a person goal or its model, unless the account model scores with a roll-up."""
+    name = trained.rollup_person_goal or getattr(goals.rollup_person_goal(), "name", None)
+    if name is None:
+        return None
+    person_goal = goals.get(name)
+    with duckdb.get_connection() as con:
+        person_model = champion(con, name)
+        persons = scoring_population(con, person_goal, score_date) if person_model else None
+    if person_model is None or persons is None or persons.num_rows == 0:
+        if trained.rollup_source is not None:
+            raise dg.Failure(
+                f"the account model scores with the {trained.rollup_source} roll-up of {name}, but {name} "
+                f"has {'no model' if person_model is None else f'no person features as of {score_date}'}"
+            )
+        return None
+    probability = load_model(person_model["artifact_path"]).probability(persons)
+    return rollups_for(accounts["account_key"], rollup_persons(persons["account_key"], probability))
 
 
 @dg.definitions

@@ -80,7 +80,8 @@ def _pattern_groups(columns: np.ndarray, missing: np.ndarray, splits: list[_Spli
                 flagged = (column == 0) if flagged is None else flagged | (column == 0)
             if flagged is not None:
                 word += flagged.astype(np.int64) << (_BITS_PER_SPLIT * position + 1)
-        combined = groups * (int(word.max()) + 1) + word if start else word
+        codes = pd.factorize(word)[0].astype(np.int64)
+        combined = groups * (int(codes.max()) + 1) + codes if start else codes
         groups = pd.factorize(combined)[0].astype(np.int64)
     return groups
 

@@ -98,8 +98,10 @@ def champion(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, Any] | None
     }
 
 
-def _backtest_score(metrics: dict[str, Any], algorithm: str) -> float:
-    return float(metrics["backtest"][algorithm]["metrics"][CHAMPION_METRIC])
+def _backtest_score(metrics: dict[str, Any]) -> float:
+    """The backtest metric of what scores: the model, or the person-score roll-up that beat it."""
+    source = metrics.get("score_source") or next(iter(metrics["backtest"]))
+    return float(metrics["backtest"][source]["metrics"][CHAMPION_METRIC])
 
 
 def register_model(
@@ -113,7 +115,7 @@ def register_model(
     ensure_registry(con)
     goal = training.goal
     metrics = registry_metrics(training)
-    new_score = _backtest_score(metrics, goal.algorithm)
+    new_score = _backtest_score(metrics)
     con.execute("begin transaction")
     try:
         version = con.execute(
@@ -130,8 +132,7 @@ def register_model(
                 f"champion v{current['version']} cannot score (artifact missing or too old)",
             )
         else:
-            old_algorithm = next(iter(current["metrics"]["backtest"]))
-            old_score = _backtest_score(current["metrics"], old_algorithm)
+            old_score = _backtest_score(current["metrics"])
             promoted = new_score > old_score
             verdict = "beats" if promoted else "does not beat"
             reason = (

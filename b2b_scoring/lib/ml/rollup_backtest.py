@@ -24,6 +24,7 @@ from b2b_scoring.lib.ml.training_sets import (
     FEATURE_HISTORY,
     KEY_COLUMN,
     data_span,
+    excludes_converted,
     label_summary,
     training_set,
 )
@@ -55,6 +56,7 @@ def rollup_backtest(
     cutoffs = [np.datetime64(fold["cutoff"], "D") for fold in report.folds]
     scores = {name: np.zeros(len(report.test_rows)) for name in ROLLUPS}
     window = np.timedelta64(person_goal.prediction_window_days, "D")
+    converted = "and not has_converted" if excludes_converted(person_goal) else ""
     fold_rows = [
         (test_dates >= cutoff)
         & (test_dates < (cutoffs[i + 1] if i + 1 < len(cutoffs) else np.datetime64("9999-12-31")))
@@ -69,7 +71,7 @@ def rollup_backtest(
         )
         for day in np.unique(test_dates[in_fold]):
             snapshot = con.sql(
-                f"select * from {FEATURE_HISTORY['person']} where as_of_date = $day and not has_converted",
+                f"select * from {FEATURE_HISTORY['person']} where as_of_date = $day {converted}",
                 params={"day": day.astype(object)},
             ).to_arrow_table()
             rolled = rollup_persons(snapshot["account_key"], model.probability(snapshot))

@@ -75,10 +75,16 @@ def data_span(con: duckdb.DuckDBPyConnection, goal: Goal) -> DataSpan:
     return DataSpan(first, last, tuple(row[0] for row in dates))
 
 
+def excludes_converted(goal: Goal) -> bool:
+    """Whether persons already converted are out of the goal's population (training, scoring,
+    roll-ups): for the lead conversion goal."""
+    return goal.conversion.event == CONVERT_LEAD
+
+
 def _labelled_sql(goal: Goal, span: DataSpan) -> tuple[str, dict[str, object]]:
     conversions, parameters = conversions_sql(goal)
     key = KEY_COLUMN[goal.entity]
-    already_converted = "and not features.has_converted" if goal.conversion.event == CONVERT_LEAD else ""
+    already_converted = "and not features.has_converted" if excludes_converted(goal) else ""
     sql = f"""
         with conversions as ({conversions}),
         labels as (

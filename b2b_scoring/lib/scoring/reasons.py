@@ -197,7 +197,10 @@ def influential_factors(
     feature = candidates[np.arange(len(candidates)), np.argmax(strength_of, axis=1)]
     values = matrix[row_index, feature].astype(np.float64)
 
-    pairs, inverse = np.unique(np.stack([feature.astype(np.float64), values]), axis=1, return_inverse=True)
+    # NaN never equals itself, so np.unique would keep every missing value apart: a sentinel.
+    known = np.where(np.isnan(values), -np.inf, values)
+    pairs, inverse = np.unique(np.stack([feature.astype(np.float64), known]), axis=1, return_inverse=True)
+    pairs[1][np.isneginf(pairs[1])] = np.nan
     texts, reasons = [], []
     for feature_index, value in pairs.T:
         name = encoder.names[int(feature_index)]

@@ -124,7 +124,10 @@ def score_records(
     routes = dict(policy.routes)
     route_of_tier = np.array([routes[name] for name in TIERS], dtype=object)
     groups = FieldGroups.of(trained.encoder)
-    if previous_features is not None and previous_features.num_rows:
+    if trained.rollup_source is not None:
+        # The roll-up, not the account features, moved the score: no feature drivers.
+        has_before, before = np.zeros(len(keys), dtype=bool), contributions
+    elif previous_features is not None and previous_features.num_rows:
         position = pc.index_in(features[key_column], value_set=previous_features[key_column])
         has_before = pc.is_valid(position).to_numpy(zero_copy_only=False)
         before = np.zeros_like(contributions)

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from b2b_scoring.lib.contract import CONVERT_LEAD
 from b2b_scoring.lib.exports import export_csv
 from b2b_scoring.lib.goals import Entity, Goal
+from b2b_scoring.lib.ml.training_sets import excludes_converted
 from b2b_scoring.lib.scoring.rollups import ROLLUPS
 from b2b_scoring.lib.sql import table_exists, transaction
 
@@ -35,7 +35,7 @@ DAILY_FEATURES: dict[str, str] = {
 def scoring_population(con: duckdb.DuckDBPyConnection, goal: Goal, as_of: dt.date) -> pa.Table:
     """The records a goal scores as of a date: every row of the daily features of that date, but
     persons already converted when the goal is the lead conversion (as in its training set)."""
-    converted = "AND NOT has_converted" if goal.conversion.event == CONVERT_LEAD else ""
+    converted = "AND NOT has_converted" if excludes_converted(goal) else ""
     return con.sql(
         f"SELECT * FROM {DAILY_FEATURES[goal.entity]} WHERE as_of_date = $day {converted} "
         f"ORDER BY {KEY_COLUMNS[goal.entity]}",
@@ -121,6 +121,7 @@ def write_scores(
             )
         finally:
             con.unregister("_scored")
+        _refresh_next_date(con, table, key, goal, score_date)
         tiers = dict(
             con.execute(
                 f"SELECT tier, count(*) FROM {table} WHERE goal = $goal AND score_date = $day "
@@ -133,6 +134,35 @@ def write_scores(
             {"goal": goal, "day": score_date},
         ).fetchall()[0][0]
     return WrittenScores(sum(tiers.values()), tiers, changed, previous_date)
+
+
+def _refresh_next_date(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, goal: str, score_date: dt.date
+) -> None:
+    """The next later score date's previous scores now come from `score_date` (days scored out
+    of order, or one scored again)."""
+    params = {"goal": goal, "day": score_date}
+    following = con.execute(
+        f"SELECT min(score_date) FROM {table} WHERE goal = $goal AND score_date > $day", params
+    ).fetchall()[0][0]
+    if following is None:
+        return
+    params["next"] = following
+    con.execute(
+        f"UPDATE {table} SET previous_score = NULL, previous_tier = NULL, score_change = NULL "
+        "WHERE goal = $goal AND score_date = $next",
+        {"goal": goal, "next": following},
+    )
+    con.execute(
+        f"""
+        UPDATE {table} AS n
+        SET previous_score = p.score, previous_tier = p.tier, score_change = n.score - p.score
+        FROM {table} AS p
+        WHERE n.goal = $goal AND n.score_date = $next AND p.goal = $goal AND p.score_date = $day
+            AND p.{key} = n.{key}
+        """,
+        params,
+    )
 
 
 _CHANGED = "(previous_score IS NULL OR score <> previous_score OR tier <> previous_tier)"
@@ -149,7 +179,7 @@ def export_changes(
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP VIEW _crm_export AS
+        CREATE OR REPLACE TEMP TABLE _crm_export AS
         SELECT {key} AS {CRM_ID_FIELDS[entity]},
                goal AS Scoring_Goal__c,
                score_date AS Score_Date__c,
@@ -163,22 +193,17 @@ def export_changes(
                    AS Score_Reasons__c,
                model_version AS Model_Version__c
         FROM {table}
-        WHERE goal = '{_literal(goal)}' AND score_date = DATE '{score_date.isoformat()}' AND {_CHANGED}
+        WHERE goal = $goal AND score_date = $day AND {_CHANGED}
         ORDER BY score DESC, {key}
-        """
+        """,
+        {"goal": goal, "day": score_date},
     )
     try:
         rows = export_csv(con, "_crm_export", csv_path)
-        target = str(parquet_path).replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM _crm_export) TO '{target}' (FORMAT parquet)")
+        con.table("_crm_export").write_parquet(str(parquet_path))
     finally:
-        con.execute("DROP VIEW IF EXISTS _crm_export")
+        con.execute("DROP TABLE IF EXISTS _crm_export")
     return rows, csv_path, parquet_path
-
-
-def _literal(value: str) -> str:
-    # Goal names are validated to [a-z0-9_] at load; doubled quotes keep any other text inert.
-    return value.replace("'", "''")
 
 
 def score_history(
