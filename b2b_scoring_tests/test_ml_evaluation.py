@@ -84,6 +84,12 @@ def test_calibrator_is_sigmoid_on_small_sets_and_isotonic_on_large_ones() -> Non
     assert (small.method, large.method) == ("sigmoid", "isotonic")
     for calibrator in (small, large):
         assert calibration_error(calibrator.probability(raw), label) < 0.01
+    # Isotonic steps rest on bins of rows with a pseudo-row at the overall rate: never 0 or 1, even
+    # where the extreme rows all share one label.
+    extreme = np.r_[raw, np.full(30, 10.0), np.full(30, -10.0)]
+    outcome = np.r_[label, np.ones(30, int), np.zeros(30, int)]
+    probability = Calibrator.fit(extreme, outcome).probability(extreme)
+    assert 0 < probability.min() and probability.max() < 1
 
 
 def test_points_baseline_adds_the_points_of_the_rules_met() -> None:

@@ -28,6 +28,7 @@ from b2b_scoring.lib.ml.explanations import forest_contributions, lightgbm_contr
 MAX_CATEGORIES = 100
 ISOTONIC_MIN_ROWS = 20_000
 ISOTONIC_MIN_POSITIVES = 500
+ISOTONIC_BIN_ROWS = 200
 THREADS = 2
 LOGISTIC_MAX_ROWS = 300_000
 
@@ -332,7 +333,7 @@ class PointsModel:
 @dataclass
 class Calibrator:
     """Raw score -> probability: Platt (sigmoid) on small calibration sets, isotonic on large ones
-    (isotonic needs many rows and positives to not overfit its steps)."""
+    (isotonic needs many rows and positives to not overfit its steps), fitted on bins of rows."""
 
     method: str
     sigmoid: LogisticRegression | None = None
@@ -342,8 +343,19 @@ class Calibrator:
     def fit(cls, raw: np.ndarray, label: np.ndarray) -> Calibrator:
         positives = int(np.sum(label))
         if len(label) >= ISOTONIC_MIN_ROWS and positives >= ISOTONIC_MIN_POSITIVES:
+            # Fitted on bins of ISOTONIC_BIN_ROWS rows, each rate with one pseudo-row at the overall
+            # rate: no step rests on a handful of rows, and no probability is exactly 0 or 1.
+            order = np.argsort(raw, kind="stable")
+            ordered_raw, ordered_label = np.asarray(raw, dtype=float)[order], np.asarray(label)[order]
+            bins = max(1, len(order) // ISOTONIC_BIN_ROWS)
+            starts = (np.arange(bins) * len(order)) // bins
+            count = np.diff(np.r_[starts, len(order)])
             isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-            isotonic.fit(raw, label)
+            isotonic.fit(
+                np.add.reduceat(ordered_raw, starts) / count,
+                (np.add.reduceat(ordered_label, starts) + positives / len(label)) / (count + 1),
+                sample_weight=count,
+            )
             return cls("isotonic", isotonic=isotonic)
         sigmoid = LogisticRegression(C=1e6, max_iter=1000)
         sigmoid.fit(np.asarray(raw, dtype=float).reshape(-1, 1), label)
