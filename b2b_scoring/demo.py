@@ -14,6 +14,7 @@ from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.training.assets import TRAINING_SETS_KEY
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.ingestion import QUARANTINE_SCHEMA, RAW_SCHEMA
+from b2b_scoring.lib.ml.registry import registry_exists
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.sql import relation_row_counts
 from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
@@ -116,7 +117,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
                     "select distinct goal from ml.model_registry where champion"
                 ).fetchall()
             }
-            if "model_registry" in relation_row_counts(con, ML_SCHEMA)
+            if registry_exists(con)
             else set()
         )
     goals = settings.goals().goals

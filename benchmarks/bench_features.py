@@ -66,6 +66,17 @@ def run_dbt(label: str, args: list[str], target: Path) -> None:
         print(f"    {name:<40} {seconds:7.2f} s")
 
 
+def catch_up_history(settings: Settings, warehouse: Path, weeks: int, target: Path) -> int:
+    """The further dbt runs of the weekly history (timed each) until it is complete."""
+    return catch_up_weekly_history(
+        lambda history_args: run_dbt("weekly history, next Mondays", history_args, target),
+        settings,
+        warehouse,
+        weeks,
+        print,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--persons", type=int, default=100_000)
@@ -110,13 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dbt(
                 f"weekly history, first {weeks} Mondays", [*limited, "--select", HISTORY_SELECTOR], target
             )
-            runs = catch_up_weekly_history(
-                lambda history_args: run_dbt("weekly history, next Mondays", history_args, target),
-                settings,
-                warehouse,
-                weeks,
-                print,
-            )
+            runs = catch_up_history(settings, warehouse, weeks, target)
             with duckdb.connect(str(warehouse), read_only=True) as con:
                 rows, mondays = con.execute(
                     "select count(*), count(distinct as_of_date) from features.person_feature_history"

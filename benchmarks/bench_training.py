@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from bench_features import run_dbt
+from bench_features import catch_up_history, run_dbt
 from bench_raw import main as build_raw_tables
 from bench_raw import peak_rss_gib
 
@@ -34,7 +34,6 @@ from b2b_scoring.lib.ml.metrics import calibration_error, roc_auc
 from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, data_span, label_summary, training_set
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator.truth import true_conversion_probability
-from b2b_scoring.lib.weekly_history import catch_up_weekly_history
 from b2b_scoring.lib.world_landing import load_truth_tables
 
 
@@ -76,13 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dbt(
                 "staging + weekly feature history", [*base, "--exclude", DAILY_PARTITIONED_SELECTOR], target
             )
-            catch_up_weekly_history(
-                lambda history_args: run_dbt("weekly history, next Mondays", history_args, target),
-                settings,
-                warehouse,
-                weeks,
-                print,
-            )
+            catch_up_history(settings, warehouse, weeks, target)
         with duckdb.connect(str(warehouse), read_only=True) as con:
             truth = {
                 name: con.sql(f"select * from truth.{name}").to_arrow_table()

@@ -15,7 +15,7 @@ import duckdb
 
 from b2b_scoring.lib.dbt_args import history_catch_up_args
 from b2b_scoring.lib.settings import Settings
-from b2b_scoring.lib.sql import table_exists
+from b2b_scoring.lib.sql import count_rows, table_exists
 
 # Every known person has a row per Monday here (activity tables only have active persons).
 HISTORY_TABLE = "features.person_feature_history"
@@ -23,11 +23,7 @@ HISTORY_TABLE = "features.person_feature_history"
 
 def raw_persons(con: duckdb.DuckDBPyConnection) -> int:
     """Persons in raw.persons (0 before the raw layer exists): sizes the history runs."""
-    return (
-        con.execute("select count(*) from raw.persons").fetchall()[0][0]
-        if table_exists(con, "raw.persons")
-        else 0
-    )
+    return count_rows(con, "select count(*) from raw.persons") if table_exists(con, "raw.persons") else 0
 
 
 def history_progress(warehouse_path: Path) -> tuple[datetime.date | None, datetime.date | None]:

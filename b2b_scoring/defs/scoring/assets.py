@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.defs.training.assets import MODEL_REGISTRY_KEY
 from b2b_scoring.lib.goals import ENTITIES, Entity, GoalSet
-from b2b_scoring.lib.ml.registry import champion, load_model, registry_exists
+from b2b_scoring.lib.ml.registry import champion, load_model
 from b2b_scoring.lib.ml.training import TrainedModel
 from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
 from b2b_scoring.lib.scoring.scores import score_records
@@ -83,7 +83,7 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         goal_name, score_date = _score_date(context)
         goal = goals.get(goal_name)
         with duckdb.get_connection() as con:
-            model = champion(con, goal.name) if registry_exists(con) else None
+            model = champion(con, goal.name)
             if model is None:
                 raise dg.Failure(
                     f"goal {goal.name} has no trained model yet: run training_job for it first "

@@ -15,7 +15,6 @@ import json
 
 import dagster as dg
 import duckdb
-import pyarrow as pa
 import pyarrow.compute as pc
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
@@ -26,7 +25,7 @@ from b2b_scoring.defs.resources import RawSourceResource
 from b2b_scoring.defs.scoring.assets import score_key
 from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args
 from b2b_scoring.lib.ingestion import landing_signatures, time_range
-from b2b_scoring.lib.ml.registry import champion, load_model, registry_exists
+from b2b_scoring.lib.ml.registry import champion, load_model
 from b2b_scoring.lib.scoring.scores import relative_to_population, score_records
 from b2b_scoring.lib.scoring.store import (
     INTRADAY_TABLE,
@@ -86,11 +85,11 @@ def intraday_person_scores(
         if goal.entity != "person" or goal.conversion.flat_export is not None:
             continue
         with duckdb.get_connection() as con:
-            model = champion(con, goal.name) if registry_exists(con) else None
+            model = champion(con, goal.name)
             if model is None:
                 context.log.info(f"goal {goal.name} has no trained model: not rescored")
                 continue
-            today, before = (_only(scoring_population(con, goal, date), touched) for date in (as_of, day))
+            today, before = (scoring_population(con, goal, date, touched) for date in (as_of, day))
             morning = (
                 con.sql(
                     "select probability, tier = 'A' as tier_a from scores.person_scores "
@@ -124,10 +123,6 @@ def intraday_person_scores(
             "persons_rescored": dg.MetadataValue.json(rescored),
         }
     )
-
-
-def _only(table: pa.Table, keys: pa.ChunkedArray) -> pa.Table:
-    return table.filter(pc.is_in(table["person_key"], value_set=keys))
 
 
 @dg.sensor(

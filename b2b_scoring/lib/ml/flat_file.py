@@ -53,7 +53,7 @@ def outcome_labels(table: pa.Table, outcome: str, path: Path) -> tuple[np.ndarra
     unknown = present & ~known
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
-        values = sorted(set(pc.filter(text, pa.array(unknown)).to_pylist()))[:5]
+        values = sorted(pc.unique(pc.filter(text, pa.array(unknown))).to_pylist())[:5]
         raise FlatFileError(
             f"{path}: column {outcome!r}, data row {row + 1}: outcome {values[0]!r} is not a yes/no "
             f"value (unknown values: {values}; expected one of {POSITIVE_OUTCOMES} / {NEGATIVE_OUTCOMES})"

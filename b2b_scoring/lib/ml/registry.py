@@ -82,6 +82,9 @@ def registry_exists(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def champion(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, Any] | None:
+    """The goal's champion (None when the goal, or any goal, has not been trained yet)."""
+    if not registry_exists(con):
+        return None
     rows = con.execute(
         f"select version, goal_fingerprint, metrics, artifact_path from {REGISTRY_TABLE} "
         "where goal = ? and champion",

@@ -256,6 +256,11 @@ def change_drivers(
     return pa.ListArray.from_arrays(pa.array(offsets), items)
 
 
+def no_change_drivers(rows: int) -> pa.ListArray:
+    """An empty driver list for each of `rows` records."""
+    return pa.ListArray.from_arrays(pa.array(np.zeros(rows + 1, dtype=np.int32)), pa.array([], DRIVER_TYPE))
+
+
 ROLLUP_PHRASES = {
     "max": "Most likely person of the account: {value}",
     "noisy_or": "Chance that at least one person of the account converts: {value}",

@@ -26,6 +26,7 @@ from b2b_scoring.lib.scoring.reasons import (
     change_drivers,
     influential_factors,
     log_odds_contributions,
+    no_change_drivers,
     rollup_factors,
 )
 
@@ -62,33 +63,44 @@ def relative_to_population(
     )
     if policy.a_capacity is None:
         return scored
-    score = scored["score"].to_numpy()
-    tier = np.where(score >= policy.b_min_score, 1, 2)
-    if tier_a_floor is not None:
-        tier[probability >= tier_a_floor] = 0
-    routes = dict(policy.routes)
-    route_of_tier = np.array([routes[name] for name in TIERS], dtype=object)
-    scored = scored.set_column(
-        scored.schema.get_field_index("tier"), "tier", pa.array(TIERS[tier], pa.string())
+    keys = np.zeros(len(probability))  # unused: A comes from the floor
+    tier, route = tier_columns(
+        tiers(scored["score"].to_numpy(), probability, keys, policy, tier_a_floor), policy
     )
-    return scored.set_column(
-        scored.schema.get_field_index("route"), "route", pa.array(route_of_tier[tier], pa.string())
-    )
+    scored = scored.set_column(scored.schema.get_field_index("tier"), "tier", tier)
+    return scored.set_column(scored.schema.get_field_index("route"), "route", route)
 
 
 TIERS = np.array(["A", "B", "C"])
 
 
-def tiers(score: np.ndarray, probability: np.ndarray, keys: np.ndarray, policy: ScoringPolicy) -> np.ndarray:
-    """Tier index per record: 0 (A), 1 (B), 2 (C)."""
+def tiers(
+    score: np.ndarray,
+    probability: np.ndarray,
+    keys: np.ndarray | None,
+    policy: ScoringPolicy,
+    tier_a_floor: float | None = None,
+) -> np.ndarray:
+    """Tier index per record: 0 (A), 1 (B), 2 (C). With a sales capacity, A is the capacity's most
+    likely records, or, given `tier_a_floor`, the records at least that likely."""
     tier = np.where(score >= policy.b_min_score, 1, 2)
     if policy.a_capacity is None:
         tier[score >= policy.a_min_score] = 0
+    elif tier_a_floor is not None:
+        tier[probability >= tier_a_floor] = 0
     else:
         # Highest probability first, ties by key, so the same records win on every run.
+        assert keys is not None, "a sales-capacity tier A ranks records by key on ties"
         order = np.lexsort((keys, -probability))
         tier[order[: policy.a_capacity]] = 0
     return tier
+
+
+def tier_columns(tier: np.ndarray, policy: ScoringPolicy) -> tuple[pa.Array, pa.Array]:
+    """The tier letters and routing queues of tier indexes."""
+    routes = dict(policy.routes)
+    route_of_tier = np.array([routes[name] for name in TIERS], dtype=object)
+    return pa.array(TIERS[tier], pa.string()), pa.array(route_of_tier[tier], pa.string())
 
 
 def score_records(
@@ -107,10 +119,6 @@ def score_records(
     if trained.base_rate is None:
         raise ValueError("the model artifact predates scoring (no base rate): retrain the goal")
     keys = features[key_column].to_numpy(zero_copy_only=False)
-    matrix = trained.encoder.matrix(features)
-    contributions = log_odds_contributions(trained.model.contributions(matrix), trained.algorithm)
-    probability = trained.calibrator.probability(trained.model.raw_score(matrix))
-    factors = influential_factors(contributions, matrix, trained.encoder)
     if trained.rollup_source is not None:
         if rollups is None:
             raise ValueError(
@@ -119,15 +127,44 @@ def score_records(
         assert trained.rollup_calibrator is not None
         probability = trained.rollup_calibrator.probability(rollups[trained.rollup_source])
         factors = rollup_factors(rollups, trained.rollup_source)
-    score = score_from_probability(probability, trained.base_rate)
-    tier = tiers(score, probability, keys, policy)
-    routes = dict(policy.routes)
-    route_of_tier = np.array([routes[name] for name in TIERS], dtype=object)
-    groups = FieldGroups.of(trained.encoder)
-    if trained.rollup_source is not None:
         # The roll-up, not the account features, moved the score: no feature drivers.
-        has_before, before = np.zeros(len(keys), dtype=bool), contributions
-    elif previous_features is not None and previous_features.num_rows:
+        drivers = no_change_drivers(len(keys))
+    else:
+        matrix = trained.encoder.matrix(features)
+        raw_contributions = trained.model.contributions(matrix)
+        # Contributions sum to the raw score: no second pass of the model.
+        probability = trained.calibrator.probability(raw_contributions.sum(axis=1))
+        contributions = log_odds_contributions(raw_contributions, trained.algorithm)
+        factors = influential_factors(contributions, matrix, trained.encoder)
+        drivers = _drivers(trained, features, key_column, contributions, previous_features)
+    score = score_from_probability(probability, trained.base_rate)
+    tier, route = tier_columns(tiers(score, probability, keys, policy), policy)
+    columns = {
+        key_column: features[key_column],
+        "probability": pa.array(probability, pa.float64()),
+        "score": pa.array(score, pa.int16()),
+        "percentile": pa.array(percentiles(probability), pa.int16()),
+        "tier": tier,
+        "route": route,
+        "influential_factors": factors,
+        "change_drivers": drivers,
+    }
+    for name, values in (rollups or {}).items():
+        columns[f"rollup_{name}"] = pa.array(values, pa.float64())
+    return pa.table(columns)
+
+
+def _drivers(
+    trained: TrainedModel,
+    features: pa.Table,
+    key_column: str,
+    contributions: np.ndarray,
+    previous_features: pa.Table | None,
+) -> pa.ListArray:
+    """Change drivers against the same records' previous features (none for new records)."""
+    has_before = np.zeros(features.num_rows, dtype=bool)
+    before = contributions
+    if previous_features is not None and previous_features.num_rows:
         position = pc.index_in(features[key_column], value_set=previous_features[key_column])
         has_before = pc.is_valid(position).to_numpy(zero_copy_only=False)
         before = np.zeros_like(contributions)
@@ -136,18 +173,4 @@ def score_records(
             before[has_before] = log_odds_contributions(
                 trained.model.contributions(trained.encoder.matrix(earlier)), trained.algorithm
             )
-    else:
-        has_before, before = np.zeros(len(keys), dtype=bool), contributions
-    columns = {
-        key_column: features[key_column],
-        "probability": pa.array(probability, pa.float64()),
-        "score": pa.array(score, pa.int16()),
-        "percentile": pa.array(percentiles(probability), pa.int16()),
-        "tier": pa.array(TIERS[tier], pa.string()),
-        "route": pa.array(route_of_tier[tier], pa.string()),
-        "influential_factors": factors,
-        "change_drivers": change_drivers(contributions, before, has_before, groups),
-    }
-    for name, values in (rollups or {}).items():
-        columns[f"rollup_{name}"] = pa.array(values, pa.float64())
-    return pa.table(columns)
+    return change_drivers(contributions, before, has_before, FieldGroups.of(trained.encoder))

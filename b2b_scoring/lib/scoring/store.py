@@ -32,15 +32,27 @@ DAILY_FEATURES: dict[str, str] = {
 }
 
 
-def scoring_population(con: duckdb.DuckDBPyConnection, goal: Goal, as_of: dt.date) -> pa.Table:
-    """The records a goal scores as of a date: every row of the daily features of that date, but
-    persons already converted when the goal is the lead conversion (as in its training set)."""
+def scoring_population(
+    con: duckdb.DuckDBPyConnection, goal: Goal, as_of: dt.date, keys: pa.Array | pa.ChunkedArray | None = None
+) -> pa.Table:
+    """The records a goal scores as of a date: every row of the daily features of that date (or
+    of the given keys only), but persons already converted when the goal is the lead conversion
+    (as in its training set)."""
+    key = KEY_COLUMNS[goal.entity]
     converted = "AND NOT has_converted" if excludes_converted(goal) else ""
-    return con.sql(
-        f"SELECT * FROM {DAILY_FEATURES[goal.entity]} WHERE as_of_date = $day {converted} "
-        f"ORDER BY {KEY_COLUMNS[goal.entity]}",
-        params={"day": as_of},
-    ).to_arrow_table()
+    only = ""
+    if keys is not None:
+        con.register("_keys", pa.table({key: keys}))
+        only = f"AND {key} IN (SELECT {key} FROM _keys)"
+    try:
+        return con.sql(
+            f"SELECT * FROM {DAILY_FEATURES[goal.entity]} WHERE as_of_date = $day {converted} {only} "
+            f"ORDER BY {key}",
+            params={"day": as_of},
+        ).to_arrow_table()
+    finally:
+        if keys is not None:
+            con.unregister("_keys")
 
 
 def ensure_score_table(con: duckdb.DuckDBPyConnection, entity: Entity, table: str | None = None) -> str:
@@ -94,7 +106,6 @@ def write_scores(
 ) -> WrittenScores:
     """Replace the goal's scores of `score_date` with `scored` (from `score_records`)."""
     table, key = ensure_score_table(con, entity), KEY_COLUMNS[entity]
-    params = {"goal": goal, "day": score_date, "version": model_version, "at": scored_at, "entity": entity}
     with transaction(con):
         previous_date = con.execute(
             f"SELECT max(score_date) FROM {table} WHERE goal = $goal AND score_date < $day",
@@ -103,24 +114,9 @@ def write_scores(
         con.execute(
             f"DELETE FROM {table} WHERE goal = $goal AND score_date = $day", {"goal": goal, "day": score_date}
         )
-        con.register("_scored", scored)
-        rollups = "".join(f", s.{name}" for name in ROLLUP_COLUMNS if name in scored.column_names)
-        try:
-            con.execute(
-                f"""
-                INSERT INTO {table} BY NAME
-                SELECT s.{key}, $goal AS goal, $day AS score_date, $entity AS model_type,
-                       $version AS model_version, s.probability, s.score, s.percentile, s.tier, s.route,
-                       s.influential_factors, p.score AS previous_score, p.tier AS previous_tier,
-                       s.score - p.score AS score_change, s.change_drivers, $at AS scored_at
-                       {rollups}
-                FROM _scored s
-                LEFT JOIN {table} p ON p.{key} = s.{key} AND p.goal = $goal AND p.score_date = $previous
-                """,
-                {**params, "previous": previous_date},
-            )
-        finally:
-            con.unregister("_scored")
+        _insert_scored(
+            con, table, entity, goal, score_date, model_version, scored, scored_at, (table, previous_date)
+        )
         _refresh_next_date(con, table, key, goal, score_date)
         tiers = dict(
             con.execute(
@@ -134,6 +130,48 @@ def write_scores(
             {"goal": goal, "day": score_date},
         ).fetchall()[0][0]
     return WrittenScores(sum(tiers.values()), tiers, changed, previous_date)
+
+
+def _insert_scored(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    entity: Entity,
+    goal: str,
+    score_date: dt.date,
+    model_version: int,
+    scored: pa.Table,
+    scored_at: dt.datetime,
+    previous: tuple[str, dt.date | None],
+) -> None:
+    """Insert `scored` into `table`, each record with its previous score from `previous`
+    (table, score date)."""
+    key = KEY_COLUMNS[entity]
+    previous_table, previous_date = previous
+    rollups = "".join(f", s.{name}" for name in ROLLUP_COLUMNS if name in scored.column_names)
+    con.register("_scored", scored)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO {table} BY NAME
+            SELECT s.{key}, $goal AS goal, $day AS score_date, $entity AS model_type,
+                   $version AS model_version, s.probability, s.score, s.percentile, s.tier, s.route,
+                   s.influential_factors, p.score AS previous_score, p.tier AS previous_tier,
+                   s.score - p.score AS score_change, s.change_drivers, $at AS scored_at
+                   {rollups}
+            FROM _scored s
+            LEFT JOIN {previous_table} p ON p.{key} = s.{key} AND p.goal = $goal AND p.score_date = $previous
+            """,
+            {
+                "goal": goal,
+                "day": score_date,
+                "entity": entity,
+                "version": model_version,
+                "at": scored_at,
+                "previous": previous_date,
+            },
+        )
+    finally:
+        con.unregister("_scored")
 
 
 def _refresh_next_date(
@@ -250,26 +288,17 @@ def write_intraday_scores(
     daily = ensure_score_table(con, "person")
     table = ensure_score_table(con, "person", INTRADAY_TABLE)
     with transaction(con):
-        con.register("_scored", scored)
+        con.register("_scored_keys", scored.select(["person_key"]))
         try:
             con.execute(
                 f"DELETE FROM {table} WHERE goal = $goal AND score_date = $day "
-                "AND person_key IN (SELECT person_key FROM _scored)",
+                "AND person_key IN (SELECT person_key FROM _scored_keys)",
                 {"goal": goal, "day": score_date},
             )
-            con.execute(
-                f"""
-                INSERT INTO {table} BY NAME
-                SELECT s.person_key, $goal AS goal, $day AS score_date, 'person' AS model_type,
-                       $version AS model_version, s.probability, s.score, s.percentile, s.tier, s.route,
-                       s.influential_factors, p.score AS previous_score, p.tier AS previous_tier,
-                       s.score - p.score AS score_change, s.change_drivers, $at AS scored_at
-                FROM _scored s
-                LEFT JOIN {daily} p ON p.person_key = s.person_key AND p.goal = $goal
-                    AND p.score_date = $day - INTERVAL 1 DAY
-                """,
-                {"goal": goal, "day": score_date, "version": model_version, "at": scored_at},
-            )
         finally:
-            con.unregister("_scored")
+            con.unregister("_scored_keys")
+        morning = score_date - dt.timedelta(days=1)
+        _insert_scored(
+            con, table, "person", goal, score_date, model_version, scored, scored_at, (daily, morning)
+        )
     return scored.num_rows
