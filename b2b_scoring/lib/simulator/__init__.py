@@ -8,7 +8,7 @@ from b2b_scoring.lib.simulator.truth import (
     OPPORTUNITY_CONTRACT,
     true_conversion_probability,
 )
-from b2b_scoring.lib.simulator.world import World, simulate_world
+from b2b_scoring.lib.simulator.world import World, simulate_profiles, simulate_world
 
 __all__ = [
     "GOALS",
@@ -18,6 +18,7 @@ __all__ = [
     "ProcessParameters",
     "SimulationConfig",
     "World",
+    "simulate_profiles",
     "simulate_world",
     "true_conversion_probability",
     "write_landing_files",

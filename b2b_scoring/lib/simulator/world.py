@@ -831,6 +831,9 @@ def _contract_tables(config: SimulationConfig, accounts: dict, persons: dict) ->
     }
 
 
+LINK_CLASSES = ("account_person", "known_unlinked", "anonymous")
+
+
 def _truth_tables(
     config: SimulationConfig,
     accounts: dict,
@@ -841,7 +844,6 @@ def _truth_tables(
     episode_opportunity: pa.Array,
 ) -> dict[str, pa.Table]:
     converted = ~np.isnan(converted_at)
-    link_classes = ("account_person", "known_unlinked", "anonymous")
     stage_times = (
         episodes["open"][:, None] + np.c_[np.zeros(episodes["n"]), np.cumsum(episodes["stage_days"], axis=1)]
     )
@@ -873,9 +875,7 @@ def _truth_tables(
         ),
         "persons": pa.table(
             {
-                "person_key": persons["key"],
-                "true_account_key": accounts["key"].take(pa.array(persons["account"])),
-                "link_class": strings.pick(link_classes, persons["link_class"]),
+                **_link_truth(accounts, persons),
                 "function": strings.pick(vocab.FUNCTIONS, persons["function"]),
                 "seniority": strings.pick(vocab.SENIORITIES, persons["seniority"]),
                 "conversion_probability": pa.array(persons["conversion_probability"]),
@@ -909,6 +909,26 @@ def _truth_tables(
             }
         ),
     }
+
+
+def _link_truth(accounts: dict, persons: dict) -> dict[str, pa.Array]:
+    return {
+        "person_key": persons["key"],
+        "true_account_key": accounts["key"].take(pa.array(persons["account"])),
+        "link_class": strings.pick(LINK_CLASSES, persons["link_class"]),
+    }
+
+
+def simulate_profiles(config: SimulationConfig) -> World:
+    """Only the persons and accounts tables of the world of `config` (the same rows as
+    `simulate_world`, except account creation dates, which follow the activity there), with the
+    true account and link class of every person: for lead-to-account matching at any size."""
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(8)]
+    accounts = _simulate_accounts(config, rngs[0])
+    persons = _simulate_persons(config, accounts, rngs[1])
+    tables = _contract_tables(config, accounts, persons)
+    tables = {name: table.select(contract.CONTRACTS[name].column_names) for name, table in tables.items()}
+    return World(config=config, tables=tables, truth={"persons": pa.table(_link_truth(accounts, persons))})
 
 
 def simulate_world(config: SimulationConfig, progress: Progress | None = None) -> World:
