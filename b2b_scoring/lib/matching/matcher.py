@@ -113,7 +113,7 @@ def match_persons(
     """Match the known persons without an account of `persons_query` (contract columns of
     persons) to `accounts_query` (contract columns of accounts), or only those whose person_key
     `to_match_query` (one column person_key) returns."""
-    _prepare(con, persons_query, accounts_query)
+    prepare_matching_inputs(con, persons_query, accounts_query)
     persons_by_class = dict(
         con.execute("SELECT person_class, count(*) FROM m_persons GROUP BY ALL").fetchall()
     )
@@ -137,7 +137,12 @@ def match_persons(
     )
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, persons_query: str, accounts_query: str) -> None:
+def prepare_matching_inputs(con: duckdb.DuckDBPyConnection, persons_query: str, accounts_query: str) -> None:
+    """Temp tables m_persons (person_key, crm_account_key, email_domain: registrable, NULL for
+    personal mail; website_domain, name, normalized, country, email_label, website_label,
+    person_class) and m_accounts (account_key, domain, name, normalized, compact_name, country),
+    plus the name tokens m_names_tokens (name, token) and their account frequency and IDF weight
+    m_token_weights (token, accounts, weight)."""
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE m_personal_email_domains AS

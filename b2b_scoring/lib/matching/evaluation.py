@@ -1,0 +1,46 @@
+"""Match quality against known truth (the simulator's true accounts, a built test set)."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+
+from b2b_scoring.lib.matching.matcher import precision_recall_curve
+
+
+def evaluate_matches(
+    con: duckdb.DuckDBPyConnection, truth_query: str, decisions_table: str = "match_decisions"
+) -> dict[str, object]:
+    """Precision, recall and F1 of the decisions in `decisions_table` (from `match_persons`)
+    against `truth_query` (person_key, true_account_key: NULL when the person's company is not an
+    account), and the precision-recall curve of the best candidates over thresholds.
+
+    Recall is over the evaluated persons whose company is an account."""
+    columns = con.execute(
+        f"""
+        SELECT d.account_key IS NOT NULL AS matched,
+               coalesce(d.account_key = t.true_account_key, false) AS matched_right,
+               coalesce(d.best_account_key = t.true_account_key, false) AS best_right,
+               coalesce(d.best_confidence, -1.0) AS best_confidence,
+               d.status = 'ambiguous' AS ambiguous,
+               t.true_account_key IS NOT NULL AS matchable
+        FROM {decisions_table} AS d JOIN ({truth_query}) AS t USING (person_key)
+        """
+    ).fetchnumpy()
+    matched = np.asarray(columns["matched"], dtype=bool)
+    matched_right = np.asarray(columns["matched_right"], dtype=bool)
+    matchable = int(np.asarray(columns["matchable"], dtype=bool).sum())
+    decided = ~np.asarray(columns["ambiguous"], dtype=bool) & (np.asarray(columns["best_confidence"]) >= 0)
+    confidence = np.asarray(columns["best_confidence"], dtype=float)[decided]
+    best_right = np.asarray(columns["best_right"], dtype=bool)[decided]
+    precision = matched_right.sum() / matched.sum() if matched.any() else 1.0
+    recall = matched_right.sum() / matchable if matchable else 0.0
+    return {
+        "persons": int(len(matched)),
+        "matchable": matchable,
+        "matched": int(matched.sum()),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
+        "curve": precision_recall_curve(confidence, best_right, matchable),
+    }
