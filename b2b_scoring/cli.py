@@ -1,4 +1,4 @@
-"""The `b2b-scoring` command: demo, simulate, ingest, backtest, score, explain, dev."""
+"""The `b2b-scoring` command: demo, simulate, ingest, backtest, match, score, explain, dev."""
 
 from __future__ import annotations
 
@@ -104,6 +104,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument("--folds", type=_positive_int, default=5)
     backtest.set_defaults(command=backtest_command)
+
+    match = commands.add_parser(
+        "match",
+        help="Link persons without an account to their account (lead-to-account matching) from two CSV "
+        "files with the contract's columns; writes one row per known unlinked person, prints a JSON summary.",
+    )
+    match.add_argument(
+        "--persons", type=Path, required=True, help="persons CSV (person_key, account_key, email, ...)"
+    )
+    match.add_argument(
+        "--accounts", type=Path, required=True, help="accounts CSV (account_key, account_name, ...)"
+    )
+    match.add_argument("--output", type=Path, required=True, help="CSV to write the matches to")
+    match.add_argument(
+        "--threshold", type=float, help="minimum confidence (default: chosen for 99%% validation precision)"
+    )
+    match.set_defaults(command=match_command)
 
     score = commands.add_parser(
         "score",
@@ -348,6 +365,70 @@ def dev_command(args: argparse.Namespace) -> int:
     ]
     print(f"DAGSTER_HOME={settings.dagster_home} {' '.join(command)}", flush=True)
     os.execvpe(command[0], command, {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)})
+
+
+def match_command(args: argparse.Namespace) -> int:
+    """Exit 0 when the matches were written, 2 when the files cannot be matched (the message says why)."""
+    import duckdb
+
+    from b2b_scoring.lib.contract import CONTRACTS
+    from b2b_scoring.lib.exports import export_csv
+    from b2b_scoring.lib.matching import MatchConfig, MatchingError, match_persons
+    from b2b_scoring.lib.sql import quote_identifier
+
+    with duckdb.connect(":memory:") as con:
+        for table, path in (("persons", args.persons), ("accounts", args.accounts)):
+            if not path.is_file():
+                raise SettingsError(f"{table} file {path} does not exist")
+            con.execute(
+                f"CREATE TABLE file_{table} AS SELECT * FROM read_csv(?, header = true, all_varchar = true)",
+                [str(path)],
+            )
+            present = {row[0] for row in con.execute(f"DESCRIBE file_{table}").fetchall()}
+            key = CONTRACTS[table].key[0]
+            if key not in present:
+                raise SettingsError(
+                    f"{path}: required column {key!r} is missing (columns: {sorted(present)})"
+                )
+            columns = ", ".join(
+                quote_identifier(column)
+                if column in present
+                else f"NULL::VARCHAR AS {quote_identifier(column)}"
+                for column in CONTRACTS[table].column_names
+            )
+            con.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM file_{table}")
+        try:
+            run = match_persons(
+                con, "SELECT * FROM persons", "SELECT * FROM accounts", MatchConfig(threshold=args.threshold)
+            )
+        except MatchingError as error:
+            print(f"b2b-scoring match: {error}", file=sys.stderr)
+            return 2
+        con.execute(
+            """
+            CREATE VIEW matches AS
+            SELECT person_key, account_key, round(best_confidence, 6) AS confidence, status,
+                   array_to_string(evidence, ';') AS evidence
+            FROM match_decisions ORDER BY person_key
+            """
+        )
+        written = export_csv(con, "matches", args.output)
+    model = run.model
+    print(
+        json.dumps(
+            {
+                "output": str(args.output),
+                "rows": written,
+                "persons_by_class": run.persons_by_class,
+                "decisions": run.decisions,
+                "threshold": model.threshold,
+                "threshold_source": model.threshold_source,
+                "validation": model.validation,
+            },
+            indent=2,
+        )
+    )
+    return 0
 
 
 def _column_list(text: str) -> list[str]:

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from b2b_scoring.defs.features.dbt import defs as dbt_definitions
+from b2b_scoring.defs.matching.assets import defs as matching_definitions
 from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.raw.assets import raw_definitions
 from b2b_scoring.defs.resources import resources
@@ -59,13 +60,13 @@ def tiny_world_settings(data_dir: Path) -> Iterator[Settings]:
 def tiny_pipeline(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Settings, dg.ExecuteInProcessResult]]:
-    """The tiny world's raw tables, staging and every dbt model over all its partitions, built once
+    """The tiny world's raw tables, matches, staging and every dbt model over all its partitions, built once
     per test session; tests that change the warehouse work on a copy."""
     data_dir = tmp_path_factory.mktemp("tiny_pipeline") / "data"
     with tiny_world_settings(data_dir) as settings:
-        raw, dbt = raw_definitions(), dbt_definitions()
+        raw, matching, dbt = raw_definitions(), matching_definitions(), dbt_definitions()
         result = dg.materialize(
-            [*raw.assets, *dbt.assets],
+            [*raw.assets, *matching.assets, *dbt.assets],
             resources={**resources().resources, **dbt.resources},
             tags=TINY_RANGE_TAGS,
         )
@@ -99,11 +100,12 @@ def year_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YearWorld]:
         for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
             patch.setenv(name, value)
         settings = Settings.from_env()
-        raw, dbt, training = raw_definitions(), dbt_definitions(), training_definitions()
+        raw, matching, dbt = raw_definitions(), matching_definitions(), dbt_definitions()
+        training = training_definitions()
         all_resources = {**resources().resources, **dbt.resources}
         unpartitioned_dbt = [a for a in dbt.assets if a.partitions_def is None]
         built = dg.materialize(
-            [*raw.assets, *unpartitioned_dbt],
+            [*raw.assets, *matching.assets, *unpartitioned_dbt],
             resources=all_resources,
             tags=partition_range_tags(YEAR_ENV["B2B_SCORING_START_DATE"], "2025-06-30"),
         )

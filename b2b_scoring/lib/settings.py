@@ -60,6 +60,10 @@ class Settings:
     max_training_rows: int = DEFAULT_MAX_TRAINING_ROWS
     # Mondays per dbt run of the weekly history; None: sized by the population.
     history_weeks_per_run: int | None = None
+    # Lead-to-account matching: a fixed confidence threshold, or None for the lowest one (at
+    # least 0.5) that keeps validation precision at match_min_precision.
+    match_threshold: float | None = None
+    match_min_precision: float = 0.99
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +97,8 @@ class Settings:
                 env, "B2B_SCORING_MAX_TRAINING_ROWS", DEFAULT_MAX_TRAINING_ROWS, minimum=1000
             ),
             history_weeks_per_run=_optional_int(env, "B2B_SCORING_HISTORY_WEEKS_PER_RUN", minimum=1),
+            match_threshold=_optional_share(env, "B2B_SCORING_MATCH_THRESHOLD"),
+            match_min_precision=_optional_share(env, "B2B_SCORING_MATCH_MIN_PRECISION") or 0.99,
         )
         settings.validate()
         return settings
@@ -179,6 +185,20 @@ def _optional_int(env: Mapping[str, str], name: str, minimum: int) -> int | None
         raise SettingsError(f"{name}={raw!r} is not an integer.") from None
     if value < minimum:
         raise SettingsError(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+def _optional_share(env: Mapping[str, str], name: str) -> float | None:
+    """A number between 0 and 1."""
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number.") from None
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name}={value} must be between 0 and 1.")
     return value
 
 

@@ -12,7 +12,7 @@
    blocked as if unlinked), turns the evidence into a confidence; the threshold is the lowest
    that keeps precision at the target on held-out linked persons.
 5. Each person gets only their best account, only above the threshold; equal best confidences
-   are reported as ambiguous, never guessed.
+   (at any level) are reported as ambiguous, never guessed.
 
 Everything runs in DuckDB temp tables of the given connection; nothing is written elsewhere.
 """
@@ -484,8 +484,8 @@ def _decide(
         SELECT p.person_key, p.true_account_key,
                CASE
                    WHEN b.person_key IS NULL THEN 'no_candidate'
-                   WHEN b.best_confidence < {model.threshold!r} THEN 'below_threshold'
                    WHEN b.tied THEN 'ambiguous'
+                   WHEN b.best_confidence < {model.threshold!r} THEN 'below_threshold'
                    ELSE 'matched'
                END AS status,
                CASE WHEN b.best_confidence >= {model.threshold!r} AND NOT b.tied
@@ -524,7 +524,7 @@ def precision_recall_curve(
 ) -> list[dict[str, float]]:
     """Precision and recall at thresholds 0.05, 0.10, ..., 0.95."""
     return [
-        precision_recall_at(confidence, correct, persons, round(threshold, 2))
+        precision_recall_at(confidence, correct, persons, round(float(threshold), 2))
         for threshold in np.arange(0.05, 0.951, 0.05)
     ]
 

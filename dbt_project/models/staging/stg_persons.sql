@@ -1,13 +1,30 @@
+-- The CRM's account link wins; a known person without one takes the account that
+-- lead-to-account matching linked them to (matching.account_person_relations), when it exists.
+{%- set with_matches = not execute or adapter.get_relation(
+    database=target.database, schema='matching', identifier='account_person_relations') is not none %}
 select
-    person_key,
-    nullif(trim(account_key), '') as account_key,
-    created_at,
-    nullif(lower(trim(email)), '') as email,
-    {{ email_domain('email') }} as email_domain,
-    nullif(trim(first_name), '') as first_name,
-    nullif(trim(last_name), '') as last_name,
-    {{ collapse_whitespace('company_name') }} as company_name,
-    {{ website_domain('company_website') }} as company_website_domain,
-    {{ collapse_whitespace('job_title') }} as job_title,
-    nullif(trim(country), '') as country
-from {{ source('raw', 'persons') }}
+    persons.person_key,
+    {%- if with_matches %}
+    coalesce(nullif(trim(persons.account_key), ''), matches.account_key) as account_key,
+    case
+        when nullif(trim(persons.account_key), '') is not null then 'crm'
+        when matches.account_key is not null then 'lead_to_account_matching'
+    end as account_link_source,
+    {%- else %}
+    nullif(trim(persons.account_key), '') as account_key,
+    case when nullif(trim(persons.account_key), '') is not null then 'crm' end as account_link_source,
+    {%- endif %}
+    persons.created_at,
+    nullif(lower(trim(persons.email)), '') as email,
+    {{ email_domain('persons.email') }} as email_domain,
+    nullif(trim(persons.first_name), '') as first_name,
+    nullif(trim(persons.last_name), '') as last_name,
+    {{ collapse_whitespace('persons.company_name') }} as company_name,
+    {{ website_domain('persons.company_website') }} as company_website_domain,
+    {{ collapse_whitespace('persons.job_title') }} as job_title,
+    nullif(trim(persons.country), '') as country
+from {{ source('raw', 'persons') }} as persons
+{%- if with_matches %}
+left join {{ source('matching', 'account_person_relations') }} as matches
+    on matches.person_key = persons.person_key
+{%- endif %}
