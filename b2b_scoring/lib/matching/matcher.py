@@ -19,6 +19,7 @@ Everything runs in DuckDB temp tables of the given connection; nothing is writte
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ EVIDENCE_FEATURES = (
     "name_margin",
     "has_company_name",
     "domain_names_account",
+    "domain_in_account_name",
     "country_match",
     "country_mismatch",
 )
@@ -53,6 +55,8 @@ NAME_AGREES = 0.5
 TIE_TOLERANCE = 1e-9
 MIN_LABELLED_PERSONS = 30
 MIN_DEFAULT_THRESHOLD = 0.5
+# Logit margins over the runner-up are capped here (a lone candidate has this margin).
+MARGIN_CAP = 10.0
 RELATIONSHIP_SOURCE = "lead_to_account_matching"
 
 
@@ -79,8 +83,12 @@ class MatchConfig:
 
 @dataclass(frozen=True)
 class MatcherModel:
+    """Two logistic regressions: the evidence of a pair gives its logit; the logit and its margin
+    over the person's best other candidate give the confidence (a strong runner-up lowers it)."""
+
     intercept: float
     coefficients: dict[str, float]
+    competition: dict[str, float]
     threshold: float
     threshold_source: str
     training_persons: int
@@ -88,9 +96,14 @@ class MatcherModel:
     validation: dict[str, float]
     precision_recall_curve: list[dict[str, float]] = field(default_factory=list)
 
-    def confidence_sql(self) -> str:
+    def logit_sql(self) -> str:
         terms = " + ".join(f"{value!r} * {name}" for name, value in self.coefficients.items())
-        return f"1.0 / (1.0 + exp(-({self.intercept!r} + {terms})))"
+        return f"({self.intercept!r} + {terms})"
+
+    def confidence_sql(self) -> str:
+        """Over the columns logit and margin of `_score_pairs`."""
+        c = self.competition
+        return f"1.0 / (1.0 + exp(-({c['intercept']!r} + {c['logit']!r} * logit + {c['margin']!r} * margin)))"
 
 
 @dataclass(frozen=True)
@@ -290,14 +303,18 @@ def _candidate_features(
             UNION
             SELECT person_key, website_label FROM m_block_persons WHERE website_label IS NOT NULL
         )
-        SELECT l.person_key, a.account_key
-        FROM labels AS l JOIN m_accounts AS a ON a.compact_name = l.label
-        UNION
-        SELECT l.person_key, a.account_key
-        FROM labels AS l
-        JOIN m_token_weights AS w ON w.token = l.label AND w.accounts <= $max_accounts_per_token
-        JOIN m_names{TOKENS_TABLE_SUFFIX} AS t ON t.token = w.token
-        JOIN m_accounts AS a ON a.name = t.name
+        SELECT person_key, account_key, bool_or(whole_name) AS whole_name
+        FROM (
+            SELECT l.person_key, a.account_key, true AS whole_name
+            FROM labels AS l JOIN m_accounts AS a ON a.compact_name = l.label
+            UNION ALL
+            SELECT l.person_key, a.account_key, false AS whole_name
+            FROM labels AS l
+            JOIN m_token_weights AS w ON w.token = l.label AND w.accounts <= $max_accounts_per_token
+            JOIN m_names{TOKENS_TABLE_SUFFIX} AS t ON t.token = w.token
+            JOIN m_accounts AS a ON a.name = t.name
+        )
+        GROUP BY ALL
         """,
         {"max_accounts_per_token": max_accounts_per_token},
     )
@@ -352,7 +369,12 @@ def _candidate_features(
                    coalesce(p.normalized = a.normalized, false)::DOUBLE AS name_exact,
                    coalesce(jaro_winkler_similarity(p.normalized, a.normalized), 0.0) AS name_jaro_winkler,
                    (p.normalized IS NOT NULL)::DOUBLE AS has_company_name,
-                   (l.person_key IS NOT NULL)::DOUBLE AS domain_names_account,
+                   coalesce(l.whole_name AND NOT coalesce(p.email_domain = a.domain, false)
+                            AND NOT coalesce(p.website_domain = a.domain, false), false)::DOUBLE
+                       AS domain_names_account,
+                   coalesce(NOT l.whole_name AND NOT coalesce(p.email_domain = a.domain, false)
+                            AND NOT coalesce(p.website_domain = a.domain, false), false)::DOUBLE
+                       AS domain_in_account_name,
                    coalesce(p.country = a.country, false)::DOUBLE AS country_match,
                    coalesce(p.country <> a.country, false)::DOUBLE AS country_mismatch
             FROM named_pairs AS c
@@ -391,14 +413,36 @@ def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
         )
     evidence = np.column_stack([np.asarray(columns[name], dtype=float) for name in EVIDENCE_FEATURES])
     regression = LogisticRegression(C=1.0, max_iter=2000).fit(evidence, labels)
-    fitted = MatcherModel(
+    pair_model = MatcherModel(
         intercept=float(regression.intercept_[0]),
         coefficients=dict(zip(EVIDENCE_FEATURES, map(float, regression.coef_[0]), strict=True)),
+        competition={},
         threshold=0.0,
         threshold_source="",
+        training_persons=0,
+        training_pairs=0,
+        validation={},
+    )
+    _score_pairs(con, "m_fit_pairs", pair_model, "m_fit_scored")
+    scored = con.execute(
+        """
+        SELECT s.logit, s.margin, (s.account_key = p.true_account_key)::INT AS label
+        FROM m_fit_scored AS s JOIN m_fit_pairs AS p USING (person_key, account_key)
+        """
+    ).fetchnumpy()
+    competition = LogisticRegression(C=1.0, max_iter=2000).fit(
+        np.column_stack([np.asarray(scored["logit"]), np.asarray(scored["margin"])]),
+        np.asarray(scored["label"]),
+    )
+    fitted = dataclasses.replace(
+        pair_model,
+        competition={
+            "intercept": float(competition.intercept_[0]),
+            "logit": float(competition.coef_[0][0]),
+            "margin": float(competition.coef_[0][1]),
+        },
         training_persons=con.execute("SELECT count(*) FROM m_fit_persons").fetchone()[0],
         training_pairs=len(labels),
-        validation={},
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE m_validation_persons AS SELECT * FROM m_labelled WHERE validation"
@@ -430,13 +474,10 @@ def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
             f"at least {MIN_DEFAULT_THRESHOLD}"
         )
     at_threshold = precision_recall_at(confidence[decided], correct[decided], matchable, threshold)
-    return MatcherModel(
-        intercept=fitted.intercept,
-        coefficients=fitted.coefficients,
+    return dataclasses.replace(
+        fitted,
         threshold=threshold,
         threshold_source=source,
-        training_persons=fitted.training_persons,
-        training_pairs=fitted.training_pairs,
         validation={
             "persons": float(len(confidence)),
             "withheld_accounts": float(len(confidence) - matchable),
@@ -456,6 +497,7 @@ def _decide(
     """Create temp table `target`: per person of `persons_table`, the best candidate, its
     confidence and evidence, and the status against model.threshold."""
     _candidate_features(con, persons_table, "m_pairs", config)
+    _score_pairs(con, "m_pairs", model, "m_scored")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
@@ -464,7 +506,7 @@ def _decide(
                    arg_max(account_key, {model.confidence_sql()}) AS best_account_key,
                    max({model.confidence_sql()}, 2) AS top_two,
                    count(*) AS candidates
-            FROM m_pairs
+            FROM m_scored
             GROUP BY person_key
         ),
         decided AS (
@@ -474,6 +516,7 @@ def _decide(
                        CASE WHEN e.email_domain_match = 1 THEN 'email_domain' END,
                        CASE WHEN e.website_domain_match = 1 THEN 'website_domain' END,
                        CASE WHEN e.domain_names_account = 1 THEN 'domain_names_account' END,
+                       CASE WHEN e.domain_in_account_name = 1 THEN 'domain_in_account_name' END,
                        CASE WHEN e.name_similarity >= {NAME_AGREES} THEN 'company_name' END,
                        CASE WHEN e.country_match = 1 THEN 'country' END
                    ], lambda code: code IS NOT NULL) AS evidence,
@@ -495,6 +538,29 @@ def _decide(
                coalesce(b.candidates, 0) AS candidates
         FROM {persons_table} AS p
         LEFT JOIN decided AS b USING (person_key)
+        """
+    )
+
+
+def _score_pairs(con: duckdb.DuckDBPyConnection, pairs_table: str, model: MatcherModel, target: str) -> None:
+    """Create temp table `target`(person_key, account_key, logit, margin): each pair's evidence
+    logit and its margin over the person's best other candidate (capped; a lone candidate gets the
+    cap)."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {target} AS
+        WITH logits AS (
+            SELECT person_key, account_key, {model.logit_sql()} AS logit FROM {pairs_table}
+        ),
+        top_two AS (
+            SELECT person_key, max(logit, 2) AS logits FROM logits GROUP BY person_key
+        )
+        SELECT person_key, account_key, logit,
+               least({MARGIN_CAP}, logit - CASE
+                   WHEN logit = logits[1] THEN coalesce(logits[2], logit - {MARGIN_CAP})
+                   ELSE logits[1]
+               END) AS margin
+        FROM logits JOIN top_two USING (person_key)
         """
     )
 
