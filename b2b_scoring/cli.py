@@ -175,6 +175,8 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"model {model}")
     for goal in outcome.untrained_goals:
         print(f"goal not trained: {goal}")
+    for line in outcome.matches:
+        print(f"lead-to-account matching {line}")
     for line in outcome.scores:
         print(f"scores {line}")
     if outcome.scores:

@@ -24,6 +24,7 @@ STAGING_SCHEMA = "staging"
 FEATURES_SCHEMA = "features"
 ML_SCHEMA = "ml"
 SCORES_SCHEMA = "scores"
+MATCHING_SCHEMA = "matching"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class DemoOutcome:
     row_counts: dict[str, dict[str, int]]
     models: list[str]
     scores: list[str]
+    matches: list[str]
 
 
 # Daily tables downstream of the raw layer (features, ...) are built for the most recent days
@@ -136,6 +138,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
             for schema in (
                 RAW_SCHEMA,
                 QUARANTINE_SCHEMA,
+                MATCHING_SCHEMA,
                 STAGING_SCHEMA,
                 FEATURES_SCHEMA,
                 ML_SCHEMA,
@@ -156,6 +159,20 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
                 ).fetchall()
             ]
             if row_counts[ML_SCHEMA]
+            else []
+        )
+
+        matches = (
+            [
+                f"{status}: {persons:,} known persons without a CRM account"
+                + (f", {right:,} of them to their true account" if status == "matched" else "")
+                for status, persons, right in con.execute(
+                    "select d.status, count(*), count(*) filter (d.account_key = t.true_account_key) "
+                    "from matching.match_decisions as d left join truth.persons as t using (person_key) "
+                    "group by 1 order by 2 desc"
+                ).fetchall()
+            ]
+            if "match_decisions" in row_counts[MATCHING_SCHEMA] and "persons" in row_counts[TRUTH_SCHEMA]
             else []
         )
 
@@ -191,4 +208,5 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
         row_counts=row_counts,
         models=models,
         scores=scores,
+        matches=matches,
     )

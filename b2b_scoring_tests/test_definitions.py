@@ -161,3 +161,32 @@ def test_daily_pipeline_success_launches_scoring_of_its_day(definitions: dg.Defi
         "dagster/asset_partition_range_end": "2025-07-06",
     }
     assert requests(range_tags)[0] == ("person_scoring_job", "2025-07-06|lead_conversion")
+
+
+def test_new_raw_persons_outside_a_matching_run_trigger_rematching(definitions: dg.Definitions) -> None:
+    sensor = definitions.resolve_sensor_def("rematch_changed_persons")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    matches_key = dg.AssetKey(["matching", "account_person_relations"])
+
+    @dg.asset(key=dg.AssetKey(["raw", "persons"]))
+    def persons_stub() -> None:
+        return None
+
+    @dg.asset(key=matches_key, deps=[persons_stub])
+    def matches_stub() -> None:
+        return None
+
+    def evaluate(assets: list[dg.AssetsDefinition], instance: dg.DagsterInstance, cursor: str | None):
+        dg.materialize(assets, instance=instance)
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions)
+        return sensor.evaluate_tick(context)
+
+    with dg.instance_for_test() as instance:
+        alone = evaluate([persons_stub], instance, None)
+        assert sensor.job_name == "matching_job" and len(alone.run_requests) == 1
+        assert alone.run_requests[0].partition_key == definitions.resolve_job_def(
+            "matching_job"
+        ).partitions_def.get_last_partition_key()
+        together = evaluate([persons_stub, matches_stub], instance, alone.cursor)
+        assert not together.run_requests
+        assert "matches persons itself" in together.skip_message

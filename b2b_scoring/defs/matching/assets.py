@@ -113,10 +113,11 @@ def build_matching_assets(
         "re-match the changed persons as of the latest day.",
     )
     def rematch_changed_persons(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-        run = context.instance.get_run_by_id(asset_event.run_id)
-        # A run without an asset selection ran a whole job: the daily and all-assets jobs match.
-        if run is not None and (run.asset_selection is None or MATCHES_KEY in run.asset_selection):
-            return dg.SkipReason(f"run {asset_event.run_id} ({run.job_name}) matches persons itself")
+        planned = context.instance.get_records_for_run(
+            run_id=asset_event.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        ).records
+        if any(record.asset_key == MATCHES_KEY for record in planned):
+            return dg.SkipReason(f"run {asset_event.run_id} matches persons itself")
         latest = partitions_def.get_last_partition_key()
         return dg.RunRequest(run_key=f"{asset_event.run_id}-matching", partition_key=latest)
 
