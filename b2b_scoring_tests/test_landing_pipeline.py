@@ -114,6 +114,19 @@ def test_daily_pipeline_ingests_the_folder_and_quarantines_bad_rows(landing, set
         "timestamp_in_future:created_at": 1,
     }
     assert "quarantine_sample" in persons
+    # 30 accounts with distinct names: the linked persons give no wrong candidates to learn from,
+    # so matching says why it did not match, warns, and the pipeline goes on.
+    matching = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["matching", "account_person_relations"])
+    )
+    assert "all right" in matching["not_matched_because"].value
+    assert [
+        e.severity
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "matcher_validation_precision"
+    ] == [dg.AssetCheckSeverity.WARN]
 
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute("SELECT email FROM raw.persons WHERE person_key = 'P-99999998'").fetchall() == [

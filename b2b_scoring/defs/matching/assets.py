@@ -7,10 +7,15 @@ from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.defs.raw.assets import raw_asset_key
-from b2b_scoring.lib.matching import MatchConfig
-from b2b_scoring.lib.matching.store import RELATIONS_TABLE, MatchingSummary, run_matching
+from b2b_scoring.lib.matching import MatchConfig, MatchingError
+from b2b_scoring.lib.matching.store import (
+    RELATIONS_TABLE,
+    MatchingSummary,
+    create_matching_tables,
+    run_matching,
+)
 from b2b_scoring.lib.settings import Settings
-from b2b_scoring.lib.sql import preview_markdown
+from b2b_scoring.lib.sql import count_rows, preview_markdown
 
 MATCHES_KEY = dg.AssetKey(RELATIONS_TABLE.split("."))
 MATCHING_JOB = "matching_job"
@@ -83,7 +88,23 @@ def build_matching_assets(
     def account_person_relations(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         match_date = context.partition_time_window.end.date() - datetime.timedelta(days=1)
         with duckdb.get_connection() as con:
-            summary = run_matching(con, match_date, config)
+            try:
+                summary = run_matching(con, match_date, config)
+            except MatchingError as error:
+                # Too few linked persons to learn from is a state of the data, not a broken
+                # pipeline: earlier matches stay, features and scores go on, the check says why.
+                create_matching_tables(con)
+                relations = count_rows(con, f"SELECT count(*) FROM {RELATIONS_TABLE}")
+                yield dg.MaterializeResult(
+                    metadata={"dagster/row_count": relations, "not_matched_because": str(error)}
+                )
+                yield dg.AssetCheckResult(
+                    check_name=VALIDATION_CHECK,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=str(error),
+                )
+                return
             preview = preview_markdown(con, *RELATIONS_TABLE.split("."))
         metadata = _metadata(summary) | {"preview": dg.MetadataValue.md(preview)}
         yield dg.MaterializeResult(metadata=metadata)

@@ -15,7 +15,9 @@ def evaluate_matches(
     against `truth_query` (person_key, true_account_key: NULL when the person's company is not an
     account), and the precision-recall curve of the best candidates over thresholds.
 
-    Recall is over the evaluated persons whose company is an account."""
+    Recall is over the persons of the truth that got a decision (the known ones) whose company is
+    an account; `without_decision` counts the truth's persons the matcher classed anonymous (no
+    work e-mail, company name or website), and `recall_all` counts them as misses."""
     columns = con.execute(
         f"""
         SELECT d.account_key IS NOT NULL AS matched,
@@ -27,6 +29,13 @@ def evaluate_matches(
         FROM {decisions_table} AS d JOIN ({truth_query}) AS t USING (person_key)
         """
     ).fetchnumpy()
+    without_decision = con.execute(
+        f"""
+        SELECT count(*) FROM ({truth_query}) AS t
+        WHERE t.true_account_key IS NOT NULL
+          AND t.person_key NOT IN (SELECT person_key FROM {decisions_table})
+        """
+    ).fetchone()[0]
     matched = np.asarray(columns["matched"], dtype=bool)
     matched_right = np.asarray(columns["matched_right"], dtype=bool)
     matchable = int(np.asarray(columns["matchable"], dtype=bool).sum())
@@ -42,5 +51,7 @@ def evaluate_matches(
         "precision": float(precision),
         "recall": float(recall),
         "f1": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
+        "without_decision": int(without_decision),
+        "recall_all": float(matched_right.sum() / (matchable + without_decision)) if matchable else 0.0,
         "curve": precision_recall_curve(confidence, best_right, matchable),
     }

@@ -402,7 +402,7 @@ def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
     _candidate_features(con, "m_fit_persons", "m_fit_pairs", config)
     columns = con.execute(
         f"SELECT {', '.join(EVIDENCE_FEATURES)}, (account_key = true_account_key)::INT AS label "
-        "FROM m_fit_pairs"
+        "FROM m_fit_pairs ORDER BY person_key, account_key"
     ).fetchnumpy()
     labels = np.asarray(columns["label"])
     if labels.min(initial=1) == 1 or labels.max(initial=0) == 0:
@@ -428,6 +428,7 @@ def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
         """
         SELECT s.logit, s.margin, (s.account_key = p.true_account_key)::INT AS label
         FROM m_fit_scored AS s JOIN m_fit_pairs AS p USING (person_key, account_key)
+        ORDER BY person_key, account_key
         """
     ).fetchnumpy()
     competition = LogisticRegression(C=1.0, max_iter=2000).fit(
