@@ -36,6 +36,12 @@ _PROFILE_FINGERPRINT = (
     "md5(concat_ws('|', coalesce(email, ''), coalesce(company_name, ''), coalesce(company_website, ''), "
     "coalesce(country, '')))"
 )
+# Rows of persons re-matched now, of persons no longer known without an account (linked in the
+# CRM since, profile emptied) and of persons gone: replaced or dropped by a run.
+_REPLACED_OR_GONE = (
+    "person_key IN (SELECT person_key FROM match_decisions) "
+    "OR person_key NOT IN (SELECT person_key FROM m_persons WHERE person_class = 'known')"
+)
 _ACCOUNTS_FINGERPRINT = (
     "SELECT coalesce(bit_xor(hash(account_key, account_name, website, country)), 0)::VARCHAR "
     "FROM raw.accounts"
@@ -130,15 +136,9 @@ def run_matching(
     run = match_persons(con, PERSONS_QUERY, ACCOUNTS_QUERY, config, to_match_query=changed)
     with transaction(con):
         relations_before = _count(con, RELATIONS_TABLE)
-        # Decisions of persons re-matched now, of persons no longer known without an account
-        # (linked in the CRM, profile emptied) and of persons gone are replaced or dropped.
-        con.execute(
-            f"""
-            DELETE FROM {DECISIONS_TABLE}
-            WHERE person_key IN (SELECT person_key FROM match_decisions)
-               OR person_key NOT IN (SELECT person_key FROM m_persons WHERE person_class = 'known')
-            """
-        )
+        kept = _count(con, f"(SELECT 1 FROM {RELATIONS_TABLE} WHERE NOT ({_REPLACED_OR_GONE}))")
+        for table in (DECISIONS_TABLE, RELATIONS_TABLE):
+            con.execute(f"DELETE FROM {table} WHERE {_REPLACED_OR_GONE}")
         con.execute(
             f"""
             INSERT INTO {DECISIONS_TABLE} BY NAME
@@ -147,19 +147,6 @@ def run_matching(
             FROM match_decisions AS d JOIN m_profiles AS p USING (person_key)
             """,
             {"match_date": match_date},
-        )
-        kept = _count(
-            con,
-            f"""(SELECT 1 FROM {RELATIONS_TABLE}
-                WHERE person_key NOT IN (SELECT person_key FROM match_decisions)
-                  AND person_key IN (SELECT person_key FROM m_persons WHERE person_class = 'known'))""",
-        )
-        con.execute(
-            f"""
-            DELETE FROM {RELATIONS_TABLE}
-            WHERE person_key IN (SELECT person_key FROM match_decisions)
-               OR person_key NOT IN (SELECT person_key FROM m_persons WHERE person_class = 'known')
-            """
         )
         con.execute(
             f"""
