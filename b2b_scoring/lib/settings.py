@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from b2b_scoring.lib.goals import ENVIRONMENTS, Environment, GoalSet, default_goals_path, load_goals
+from b2b_scoring.lib.insights.config import InsightsConfig, default_insights_path, load_insights
 from b2b_scoring.lib.simulator.config import yesterday_utc
 
 SourceKind = Literal["simulator", "landing"]
@@ -64,6 +65,7 @@ class Settings:
     # least 0.5) that keeps validation precision at match_min_precision.
     match_threshold: float | None = None
     match_min_precision: float = 0.99
+    insights_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +101,7 @@ class Settings:
             history_weeks_per_run=_optional_int(env, "B2B_SCORING_HISTORY_WEEKS_PER_RUN", minimum=1),
             match_threshold=_optional_share(env, "B2B_SCORING_MATCH_THRESHOLD"),
             match_min_precision=_optional_share(env, "B2B_SCORING_MATCH_MIN_PRECISION") or 0.99,
+            insights_path=_path(env, "B2B_SCORING_INSIGHTS"),
         )
         settings.validate()
         return settings
@@ -133,6 +136,10 @@ class Settings:
     def goals(self) -> GoalSet:
         """The scoring goals of `goals_path`, validated for `environment`."""
         return load_goals(self.goals_path, self.environment)
+
+    def insights(self) -> InsightsConfig:
+        """Intent topic groups and scoring (B2B_SCORING_INSIGHTS, default the shipped insights.yaml)."""
+        return load_insights(self.insights_path or default_insights_path())
 
     @property
     def warehouse_path(self) -> Path:

@@ -1,0 +1,120 @@
+"""Account intent on the 400-day world (a copy): accounts the simulator planted as in market score
+High well before their opportunity opens, rarely otherwise; the asset backfills idempotently."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from b2b_scoring.defs.insights.assets import INTENT_KEY, build_intent_asset
+from b2b_scoring.defs.partitions import partition_range_tags
+from b2b_scoring.defs.resources import resources
+from b2b_scoring.lib.insights.config import InsightsConfigError, default_insights_path, load_insights
+from b2b_scoring.lib.insights.intent import INTENT_TABLE
+from b2b_scoring.lib.settings import Settings
+from b2b_scoring_tests.conftest import YEAR_ENV
+
+
+def test_shipped_insights_config_loads_and_errors_name_the_field(tmp_path: Path) -> None:
+    intent = load_insights(default_insights_path()).intent
+    assert "Predictive Lead Scoring" in intent.product_lines["lead_scoring"]
+    assert intent.low < intent.medium < intent.high
+    bad = tmp_path / "insights.yaml"
+    bad.write_text(
+        "intent:\n  product_lines: {lead_scoring: [Intent Data]}\n  levels: {high: 20, medium: 40}\n"
+    )
+    with pytest.raises(InsightsConfigError, match="intent.levels must satisfy"):
+        load_insights(bad)
+    bad.write_text("intent:\n  product_lines: {lead_scoring: []}\n")
+    with pytest.raises(InsightsConfigError, match="intent.product_lines.lead_scoring"):
+        load_insights(bad)
+
+
+@pytest.fixture(scope="module")
+def intent_world(year_world, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("intent_world") / "data"
+    shutil.copytree(year_world.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
+            patch.setenv(name, value)
+        settings = Settings.from_env()
+        asset = build_intent_asset(settings)
+        result = dg.materialize(
+            [asset], resources=resources().resources, tags=partition_range_tags("2024-06-01", "2025-06-29")
+        )
+        assert result.success
+        yield settings, asset, result
+
+
+def test_planted_in_market_accounts_score_high_before_their_opportunity_opens(intent_world) -> None:
+    settings, _, _ = intent_world
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        (start,) = con.execute("SELECT start_date FROM truth.meta").fetchone()
+        levels = con.execute(
+            f"""
+            WITH opportunities AS (
+                SELECT account_key, ?::DATE + floor(stage_0_day)::INTEGER AS opened
+                FROM truth.episodes WHERE has_opportunity
+            ),
+            best AS (
+                SELECT account_key, as_of_date, arg_max(intent_level, intent_score) AS level
+                FROM {INTENT_TABLE} GROUP BY ALL
+            )
+            SELECT avg((b.level = 'High')::INTEGER), count(*)
+            FROM opportunities AS o JOIN best AS b
+              ON b.account_key = o.account_key AND b.as_of_date = o.opened - 14
+            """,
+            [start],
+        ).fetchone()
+        baseline = con.execute(
+            f"SELECT avg((intent_level = 'High')::INTEGER) FROM {INTENT_TABLE}"
+        ).fetchone()[0]
+    high_before_opening, opportunities = levels
+    assert opportunities >= 20
+    # Two weeks before the opportunity opens most planted accounts are High; an account-day in
+    # general (in-market accounts included) rarely is.
+    assert high_before_opening >= 0.6
+    assert baseline <= 0.12
+    assert high_before_opening >= 5 * baseline
+
+
+def test_intent_rows_topics_trend_and_idempotent_backfill(intent_world, monkeypatch) -> None:
+    settings, asset, result = intent_world
+    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(settings.data_dir)}.items():
+        monkeypatch.setenv(name, value)
+    metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
+    lines = len(settings.insights().intent.product_lines)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        accounts = con.execute("SELECT count(*) FROM staging.stg_accounts").fetchone()[0]
+        per_day = con.execute(
+            f"SELECT count(*), count(DISTINCT (account_key, product_line)) FROM {INTENT_TABLE} "
+            "WHERE as_of_date = DATE '2025-06-30'"
+        ).fetchone()
+        assert per_day == (accounts * lines, accounts * lines)
+        assert (
+            sum(metadata[f"accounts_{level}"].value for level in ("none", "low", "medium", "high"))
+            == per_day[0]
+        )
+        checks = con.execute(
+            f"""
+            SELECT bool_and(len(top_topics) <= 3), bool_and(trend IN ('rising', 'falling', 'steady', 'none')),
+                   bool_and(intent_level = 'None' OR len(top_topics) > 0),
+                   bool_and(intent_score BETWEEN 0 AND 100)
+            FROM {INTENT_TABLE}
+            """
+        ).fetchone()
+        assert all(checks)
+        before = con.execute(
+            f"SELECT * FROM {INTENT_TABLE} WHERE as_of_date >= DATE '2025-06-20' ORDER BY ALL"
+        ).fetchall()
+    again = dg.materialize(
+        [asset], resources=resources().resources, tags=partition_range_tags("2025-06-19", "2025-06-29")
+    )
+    assert again.success and again.asset_materializations_for_node(asset.op.name)[0].asset_key == INTENT_KEY
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        after = con.execute(
+            f"SELECT * FROM {INTENT_TABLE} WHERE as_of_date >= DATE '2025-06-20' ORDER BY ALL"
+        ).fetchall()
+    assert after == before
