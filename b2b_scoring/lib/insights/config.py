@@ -29,9 +29,30 @@ class IntentConfig:
     low: float = 15.0
 
 
+# Seniorities of the job-title parser (dbt seed job_title_keywords), lowest first.
+SENIORITY_LADDER: tuple[str, ...] = (
+    "Intern",
+    "Individual Contributor",
+    "Senior",
+    "Manager",
+    "Director",
+    "VP",
+    "C-Level",
+)
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    functions: tuple[str, ...]
+    min_seniority: str
+
+
 @dataclass(frozen=True)
 class InsightsConfig:
     intent: IntentConfig
+    personas: tuple[Persona, ...]
+    persona_engagement_days: int = 30
 
 
 def default_insights_path() -> Path:
@@ -47,7 +68,34 @@ def load_insights(path: Path) -> InsightsConfig:
         raise InsightsConfigError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(document, Mapping) or not isinstance(document.get("intent"), Mapping):
         raise InsightsConfigError(f"{path}: expected a mapping with an `intent:` section")
-    return InsightsConfig(intent=_intent(path, document["intent"]))
+    days = document.get("persona_engagement_days", 30)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise InsightsConfigError(f"{path}: persona_engagement_days must be a positive integer, got {days!r}")
+    return InsightsConfig(
+        intent=_intent(path, document["intent"]),
+        personas=_personas(path, document.get("personas")),
+        persona_engagement_days=days,
+    )
+
+
+def _personas(path: Path, section: object) -> tuple[Persona, ...]:
+    if not isinstance(section, Mapping) or not section:
+        raise InsightsConfigError(f"{path}: personas must map persona names to functions and min_seniority")
+    personas = []
+    for name, persona in section.items():
+        where = f"{path}: personas.{name}"
+        if not isinstance(persona, Mapping):
+            raise InsightsConfigError(f"{where} must be a mapping with functions and min_seniority")
+        functions = persona.get("functions")
+        if not isinstance(functions, list) or not functions or not all(isinstance(f, str) for f in functions):
+            raise InsightsConfigError(f"{where}.functions must be a non-empty list of job functions")
+        seniority = persona.get("min_seniority")
+        if seniority not in SENIORITY_LADDER:
+            raise InsightsConfigError(
+                f"{where}.min_seniority must be one of {', '.join(SENIORITY_LADDER)}, got {seniority!r}"
+            )
+        personas.append(Persona(str(name), tuple(functions), seniority))
+    return tuple(personas)
 
 
 def _intent(path: Path, section: Mapping[str, Any]) -> IntentConfig:
