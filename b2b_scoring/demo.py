@@ -25,6 +25,7 @@ FEATURES_SCHEMA = "features"
 ML_SCHEMA = "ml"
 SCORES_SCHEMA = "scores"
 MATCHING_SCHEMA = "matching"
+INSIGHTS_SCHEMA = "insights"
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
                 FEATURES_SCHEMA,
                 ML_SCHEMA,
                 SCORES_SCHEMA,
+                INSIGHTS_SCHEMA,
                 TRUTH_SCHEMA,
             )
         }
