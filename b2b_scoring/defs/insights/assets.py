@@ -2,6 +2,7 @@
 personas (fit of each person, buying-committee coverage of each account, learned importance)."""
 
 import datetime
+from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -24,17 +25,25 @@ def _as_of_range(context: dg.AssetExecutionContext) -> tuple[datetime.date, date
     return window.start.date() + datetime.timedelta(days=1), window.end.date()
 
 
+def _daily_insight(settings: Settings, key: dg.AssetKey, staging_inputs: tuple[str, ...]) -> dict[str, Any]:
+    """What every insights asset shares: daily partitions with single-run backfills over the
+    staging models it reads, in the DuckDB pool."""
+    return {
+        "key": key,
+        "deps": [dg.AssetKey(["staging", model]) for model in staging_inputs],
+        "partitions_def": daily_partitions(settings),
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "group_name": "insights",
+        "kinds": {"duckdb"},
+        "pool": "duckdb",
+    }
+
+
 def build_intent_asset(settings: Settings) -> dg.AssetsDefinition:
     config = settings.insights().intent
 
     @dg.asset(
-        key=INTENT_KEY,
-        deps=[dg.AssetKey(["staging", model]) for model in INTENT_INPUTS],
-        partitions_def=daily_partitions(settings),
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="insights",
-        kinds={"duckdb"},
-        pool="duckdb",
+        **_daily_insight(settings, INTENT_KEY, INTENT_INPUTS),
         description="Per account and product line, as of the day after the partition: intent score 0-100 "
         "from third-party topics and first-party research, level None/Low/Medium/High, top topics, "
         "trend (rising/falling/steady).",
@@ -76,13 +85,7 @@ def build_personas_asset(settings: Settings) -> dg.AssetsDefinition:
     config = settings.insights()
 
     @dg.asset(
-        key=PERSONAS_KEY,
-        deps=[dg.AssetKey(["staging", model]) for model in PERSONAS_INPUTS],
-        partitions_def=daily_partitions(settings),
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="insights",
-        kinds={"duckdb"},
-        pool="duckdb",
+        **_daily_insight(settings, PERSONAS_KEY, PERSONAS_INPUTS),
         description="As of the day after the partition: each person's fit per persona of insights.yaml "
         "(90/70/50/30/0, -1 unknown; insights.person_persona_fit), each account's engaged and missing "
         "personas, and the personas whose engagement preceded opportunities (insights.persona_importance).",
