@@ -12,8 +12,8 @@ and the decoys, whose company is not an account (right answer: no match).
 
 Ours: `match_persons` as the product runs it (preparation, blocking, regressions fitted on the
 persons the CRM links, threshold chosen on held-out linked persons), timed, scored with
-`evaluate_matches`. For its rows at other thresholds the same fit decides again at threshold 0
-(untimed), so that every tie is marked ambiguous whatever the threshold.
+`evaluate_matches`; its rows at other thresholds come from the same decisions (every person's
+best account and whether it is tied do not depend on the threshold).
 
 Splink 5, link_only between the accounts and the persons to score, fed exactly the columns our
 preparation builds (m_persons / m_accounts: registrable e-mail and website domains, normalized
@@ -75,6 +75,7 @@ from b2b_scoring.lib.matching.matcher import (
     TIE_TOLERANCE,
     MatchConfig,
     _split_labelled,
+    decision_sql,
     lowest_threshold_for_precision,
     match_persons,
     prepare_matching_inputs,
@@ -191,15 +192,7 @@ def create_decisions(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
-        SELECT p.person_key,
-               CASE
-                   WHEN b.person_key IS NULL THEN 'no_candidate'
-                   WHEN b.tied THEN 'ambiguous'
-                   WHEN b.best_confidence < $threshold THEN 'below_threshold'
-                   ELSE 'matched'
-               END AS status,
-               CASE WHEN NOT b.tied AND b.best_confidence >= $threshold THEN b.best_account_key END
-                   AS account_key,
+        SELECT p.person_key, {decision_sql("b", "$threshold")},
                b.best_account_key, b.best_confidence, coalesce(b.candidates, 0) AS candidates
         FROM ({persons_query}) AS p LEFT JOIN {best_table} AS b USING (person_key)
         """,
@@ -255,7 +248,7 @@ def write_pairs(con: duckdb.DuckDBPyConnection, pairs_query: str, path: Path) ->
 
 
 def create_best_from_decisions(con: duckdb.DuckDBPyConnection, decisions_table: str, target: str) -> None:
-    """Temp table `target` (like `create_best_candidates`) from decisions taken at threshold 0,
+    """Temp table `target` (like `create_best_candidates`) from the decisions of `match_persons`,
     where every tie is 'ambiguous'."""
     con.execute(
         f"""
@@ -281,16 +274,8 @@ def run_ours(data_dir: Path) -> ToolRun:
     # The fitted model's decisions on the held-out linked persons, taken at threshold 0.
     create_best_from_decisions(con, "m_validation_decisions", "ours_validation_best")
     validated = threshold_for_precision(con, "ours_validation_best", VALIDATION_TRUTH_QUERY)
-    # match_decisions marks ties ambiguous only above the threshold: the same fit
-    # decided at threshold 0 gives every person's best account with ties marked (not timed).
-    everything = match_persons(
-        con, PERSONS_QUERY, ACCOUNTS_QUERY, MatchConfig(threshold=0.0), to_match_query=TO_MATCH_QUERY
-    )
-    # Row order out of DuckDB's threads moves the fitted coefficients in the last digits only.
-    if not np.allclose(
-        list(everything.model.coefficients.values()), list(run.model.coefficients.values()), rtol=1e-9
-    ):
-        raise RuntimeError("match_persons fitted a different model on the same data the second time")
+    # Ties are ambiguous at any confidence, so every person's best account and tie are known
+    # whatever the threshold.
     create_persons_to_score(con)
     create_best_from_decisions(con, "match_decisions", "ours_best")
     oracle = threshold_for_precision(con, "ours_best", TRUTH_QUERY)
@@ -318,7 +303,7 @@ def create_splink_inputs(con: duckdb.DuckDBPyConnection) -> None:
     splink_accounts, splink_fitting_persons (labelled with their account) and
     splink_scored_persons (the persons to match and the validation persons, unlabelled)."""
     accounts = con.execute("SELECT count(*) FROM m_accounts").fetchall()[0][0]
-    max_accounts_per_token = CONFIG.max_accounts_per_blocking_token or max(50, accounts // 1000)
+    max_accounts_per_token = CONFIG.blocking_token_limit(accounts)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE splink_rare_tokens AS

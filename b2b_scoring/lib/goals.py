@@ -22,9 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from b2b_scoring.lib.contract import CONVERT_LEAD, OPPORTUNITY_STAGES, STAGE_ATTRIBUTE
+from b2b_scoring.lib.yaml_files import read_yaml_file
 
 Entity = Literal["person", "account"]
 ENTITIES: tuple[Entity, ...] = ("person", "account")
@@ -156,12 +155,7 @@ def default_goals_path() -> Path:
 
 
 def load_goals(path: Path, environment: Environment = "production") -> GoalSet:
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise GoalsError(f"{path}: cannot read the goals file ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise GoalsError(f"{path}: not valid YAML ({error})") from None
+    document = read_yaml_file(path, GoalsError, "goals file")
     return parse_goals(document, environment, origin=str(path))
 
 

@@ -18,10 +18,13 @@ def preview_markdown(con: duckdb.DuckDBPyConnection, schema: str, table: str, li
     cursor = con.execute(
         f"SELECT * FROM {quote_identifier(schema)}.{quote_identifier(table)} LIMIT ?", [limit]
     )
-    columns = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_markdown_cell(v) for v in row) + " |" for row in rows]
+    return markdown_table([d[0] for d in cursor.description], cursor.fetchall())
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table (for asset metadata): cells as text, None empty, pipes escaped."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_markdown_cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.lib.insights.intent import INTENT_TABLE, write_account_intent
 from b2b_scoring.lib.insights.personas import COMMITTEE_TABLE, write_personas
 from b2b_scoring.lib.settings import Settings
-from b2b_scoring.lib.sql import count_rows, preview_markdown
+from b2b_scoring.lib.sql import count_rows, markdown_table, preview_markdown
 
 INTENT_KEY = dg.AssetKey(INTENT_TABLE.split("."))
 INTENT_INPUTS = ("int_account_intent_signals", "int_person_activity_days", "stg_persons", "stg_accounts")
@@ -71,8 +71,7 @@ def build_intent_asset(settings: Settings) -> dg.AssetsDefinition:
                 "rows_written": rows,
                 **{f"accounts_{level.lower()}": count for level, count in levels.items()},
                 "top_topics_of_high_intent_accounts": dg.MetadataValue.md(
-                    "| product line | topic | accounts |\n|---|---|---|\n"
-                    + "\n".join(f"| {line} | {topic} | {n} |" for line, topic, n in high)
+                    markdown_table(["product line", "topic", "accounts"], high)
                 ),
                 "preview": dg.MetadataValue.md(preview),
             }
@@ -104,14 +103,24 @@ def build_personas_asset(settings: Settings) -> dg.AssetsDefinition:
                 "mean_committee_coverage": summary["mean_coverage"],
                 "accounts_without_engaged_persona": summary["accounts_without_engaged_persona"],
                 "persona_importance": dg.MetadataValue.md(
-                    "| persona | account-weeks engaged | opportunity rate engaged | not engaged | lift |\n"
-                    "|---|---|---|---|---|\n"
-                    + "\n".join(
-                        f"| {row['persona']} | {row['account_weeks_engaged']} | "
-                        f"{row['opportunity_rate_engaged'] or 0:.3f} | "
-                        f"{row['opportunity_rate_not_engaged'] or 0:.3f} | "
-                        f"{row['lift'] or 0:.2f} |"
-                        for row in importance
+                    markdown_table(
+                        [
+                            "persona",
+                            "account-weeks engaged",
+                            "opportunity rate engaged",
+                            "not engaged",
+                            "lift",
+                        ],
+                        [
+                            [
+                                row["persona"],
+                                row["account_weeks_engaged"],
+                                f"{row['opportunity_rate_engaged'] or 0:.3f}",
+                                f"{row['opportunity_rate_not_engaged'] or 0:.3f}",
+                                f"{row['lift'] or 0:.2f}",
+                            ]
+                            for row in importance
+                        ],
                     )
                 ),
                 "preview": dg.MetadataValue.md(preview),

@@ -15,21 +15,19 @@ from b2b_scoring.lib.matching.store import (
     run_matching,
 )
 from b2b_scoring.lib.settings import Settings
-from b2b_scoring.lib.sql import count_rows, preview_markdown
+from b2b_scoring.lib.sql import count_rows, markdown_table, preview_markdown
 
 MATCHES_KEY = dg.AssetKey(RELATIONS_TABLE.split("."))
 MATCHING_JOB = "matching_job"
 VALIDATION_CHECK = "matcher_validation_precision"
 
 
-def _markdown_table(rows: list[dict[str, object]]) -> str:
-    columns = list(rows[0]) if rows else []
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += [
-        "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()) + " |"
-        for row in rows
-    ]
-    return "\n".join(lines)
+def _records_markdown(records: list[dict[str, object]]) -> str:
+    """Records with the same keys as a Markdown table, numbers with 4 decimals."""
+    return markdown_table(
+        list(records[0]) if records else [],
+        [[f"{v:.4f}" if isinstance(v, float) else v for v in record.values()] for record in records],
+    )
 
 
 def _metadata(summary: MatchingSummary) -> dict[str, object]:
@@ -51,9 +49,9 @@ def _metadata(summary: MatchingSummary) -> dict[str, object]:
         "validation_f1": model.validation["f1"],
         "validation_persons": int(model.validation["persons"]),
         "training_persons": model.training_persons,
-        "confidence_histogram": dg.MetadataValue.md(_markdown_table(summary.confidence_histogram)),
+        "confidence_histogram": dg.MetadataValue.md(_records_markdown(summary.confidence_histogram)),
         "validation_precision_recall_curve": dg.MetadataValue.md(
-            _markdown_table(model.precision_recall_curve)
+            _records_markdown(model.precision_recall_curve)
         ),
         "evidence_weights": dg.MetadataValue.json({"intercept": model.intercept, **model.coefficients}),
     }

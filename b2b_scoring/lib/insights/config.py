@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from b2b_scoring.lib.yaml_files import read_yaml_file
+
+LEVEL_FIELDS = ("high", "medium", "low")
 
 
 class InsightsConfigError(ValueError):
@@ -23,7 +26,7 @@ class IntentConfig:
     half_life_days: float = 14.0
     recent_days: int = 14
     first_party_weight: float = 0.5
-    scale: float = 1.5
+    scale: float = 0.75
     high: float = 70.0
     medium: float = 40.0
     low: float = 15.0
@@ -60,15 +63,10 @@ def default_insights_path() -> Path:
 
 
 def load_insights(path: Path) -> InsightsConfig:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InsightsConfigError(f"{path}: cannot read the insights file ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise InsightsConfigError(f"{path}: not valid YAML ({error})") from None
+    document = read_yaml_file(path, InsightsConfigError, "insights file")
     if not isinstance(document, Mapping) or not isinstance(document.get("intent"), Mapping):
         raise InsightsConfigError(f"{path}: expected a mapping with an `intent:` section")
-    days = document.get("persona_engagement_days", 30)
+    days = document.get("persona_engagement_days", InsightsConfig.persona_engagement_days)
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
         raise InsightsConfigError(f"{path}: persona_engagement_days must be a positive integer, got {days!r}")
     return InsightsConfig(
@@ -110,22 +108,13 @@ def _intent(path: Path, section: Mapping[str, Any]) -> IntentConfig:
             )
         product_lines[str(name)] = tuple(topics)
     levels = section.get("levels", {})
+    defaults = {f.name: f.default for f in dataclasses.fields(IntentConfig) if f.name != "product_lines"}
     numbers = {
-        "lookback_days": section.get("lookback_days", 56),
-        "half_life_days": section.get("half_life_days", 14),
-        "recent_days": section.get("recent_days", 14),
-        "first_party_weight": section.get("first_party_weight", 0.5),
-        "scale": section.get("scale", 1.5),
-        "high": levels.get("high", 70),
-        "medium": levels.get("medium", 40),
-        "low": levels.get("low", 15),
+        name: (levels if name in LEVEL_FIELDS else section).get(name, default)
+        for name, default in defaults.items()
     }
     for field_name, value in numbers.items():
-        where = (
-            f"intent.levels.{field_name}"
-            if field_name in ("high", "medium", "low")
-            else f"intent.{field_name}"
-        )
+        where = f"intent.levels.{field_name}" if field_name in LEVEL_FIELDS else f"intent.{field_name}"
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise InsightsConfigError(f"{path}: {where} must be a non-negative number, got {value!r}")
     if not numbers["recent_days"] < numbers["lookback_days"]:
@@ -136,12 +125,5 @@ def _intent(path: Path, section: Mapping[str, Any]) -> IntentConfig:
         raise InsightsConfigError(f"{path}: intent.half_life_days and intent.scale must be positive")
     return IntentConfig(
         product_lines=product_lines,
-        lookback_days=int(numbers["lookback_days"]),
-        half_life_days=float(numbers["half_life_days"]),
-        recent_days=int(numbers["recent_days"]),
-        first_party_weight=float(numbers["first_party_weight"]),
-        scale=float(numbers["scale"]),
-        high=float(numbers["high"]),
-        medium=float(numbers["medium"]),
-        low=float(numbers["low"]),
+        **{name: type(defaults[name])(value) for name, value in numbers.items()},
     )

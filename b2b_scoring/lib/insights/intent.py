@@ -28,6 +28,8 @@ INTENT_TABLE = f"{SCHEMA}.account_intent"
 LEVELS = ("None", "Low", "Medium", "High")
 FIRST_PARTY_TOPIC = "first-party research"
 RISING, FALLING = 1.25, 0.8
+# The as-of dates $first .. $last of a run, one row each.
+AS_OF_DATES = "SELECT unnest(generate_series($first::DATE, $last::DATE, INTERVAL 1 DAY))::DATE AS as_of_date"
 HIGH_INTENT_VISITS = "(a.pricing_visits + a.demo_requests + a.contact_sales_requests + a.product_docs_visits)"
 
 
@@ -89,7 +91,7 @@ def write_account_intent(
             f"""
             INSERT INTO {INTENT_TABLE} BY NAME
             WITH dates AS (
-                SELECT unnest(generate_series($first::DATE, $last::DATE, INTERVAL 1 DAY))::DATE AS as_of_date
+                {AS_OF_DATES}
             ),
             topic_strength AS (
                 SELECT d.as_of_date, s.account_key, t.product_line, s.topic,

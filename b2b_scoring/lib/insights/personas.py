@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from b2b_scoring.lib.insights.config import SENIORITY_LADDER, InsightsConfig
+from b2b_scoring.lib.insights.intent import AS_OF_DATES
 from b2b_scoring.lib.sql import transaction
 
 SCHEMA = "insights"
@@ -70,11 +71,12 @@ def _fit_query(dates_sql: str) -> str:
     """
 
 
-def _engaged_query(dates_sql: str, engagement_days: int) -> str:
-    """Per as_of_date, account and persona with an engaged person of fit >= 70."""
+def _engaged_query(fits: str, engagement_days: int) -> str:
+    """Per as_of_date, account and persona of the fits in relation `fits`: the engaged persons of
+    fit >= 70."""
     return f"""
         SELECT f.as_of_date, f.account_key, f.persona, count(DISTINCT f.person_key) AS engaged_persons
-        FROM ({_fit_query(dates_sql)}) AS f
+        FROM {fits} AS f
         JOIN staging.int_person_activity_days AS a
           ON a.person_key = f.person_key AND a.engagement_events > 0
          AND a.event_date < f.as_of_date AND a.event_date >= f.as_of_date - {int(engagement_days)}
@@ -110,26 +112,21 @@ def write_personas(
         """
     )
     _register_personas(con, config)
-    dates = "SELECT unnest(generate_series($first::DATE, $last::DATE, INTERVAL 1 DAY))::DATE AS as_of_date"
+    dates = AS_OF_DATES
     dates_params = {"first": first_as_of, "last": last_as_of}
     weekly = (
         "SELECT unnest(generate_series((SELECT min(opened_at)::DATE FROM staging.int_opportunities), "
         f"$last::DATE - {OPPORTUNITY_WINDOW_DAYS}, INTERVAL 7 DAY))::DATE AS as_of_date"
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _fits AS {_fit_query(dates)}", dates_params)
     with transaction(con):
         for table in (FIT_TABLE, COMMITTEE_TABLE):
             con.execute(f"DELETE FROM {table} WHERE as_of_date BETWEEN $first AND $last", dates_params)
-        con.execute(
-            f"""
-            INSERT INTO {FIT_TABLE} BY NAME
-            SELECT person_key, as_of_date, persona, fit FROM ({_fit_query(dates)})
-            """,
-            dates_params,
-        )
+        con.execute(f"INSERT INTO {FIT_TABLE} BY NAME SELECT person_key, as_of_date, persona, fit FROM _fits")
         con.execute(
             f"""
             INSERT INTO {COMMITTEE_TABLE} BY NAME
-            WITH engaged AS ({_engaged_query(dates, config.persona_engagement_days)}),
+            WITH engaged AS ({_engaged_query("_fits", config.persona_engagement_days)}),
             per_account AS (
                 SELECT d.as_of_date, a.account_key,
                        coalesce(list(e.persona ORDER BY e.persona) FILTER (WHERE e.persona IS NOT NULL), [])
@@ -161,7 +158,7 @@ def write_personas(
                 LEFT JOIN staging.int_opportunities AS o ON o.account_key = a.account_key
                 GROUP BY ALL
             ),
-            engaged AS ({_engaged_query(weekly, config.persona_engagement_days)}),
+            engaged AS ({_engaged_query(f"({_fit_query(weekly)})", config.persona_engagement_days)}),
             per_persona AS (
                 SELECT p.persona, coalesce(o.opened, false) AS opened, e.account_key IS NOT NULL AS engaged
                 FROM outcomes AS o
@@ -183,6 +180,7 @@ def write_personas(
         )
     for name in ("_personas", "_seniorities"):
         con.unregister(name)
+    con.execute("DROP TABLE _fits")
     coverage = con.execute(
         f"SELECT avg(coverage), count(*) FILTER (WHERE coverage = 0) FROM {COMMITTEE_TABLE} "
         "WHERE as_of_date = ?",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
-from b2b_scoring.lib.matching.matcher import precision_recall_curve
+from b2b_scoring.lib.matching.matcher import precision_recall_curve, precision_recall_f1
 
 
 def evaluate_matches(
@@ -42,15 +42,11 @@ def evaluate_matches(
     decided = ~np.asarray(columns["ambiguous"], dtype=bool) & (np.asarray(columns["best_confidence"]) >= 0)
     confidence = np.asarray(columns["best_confidence"], dtype=float)[decided]
     best_right = np.asarray(columns["best_right"], dtype=bool)[decided]
-    precision = matched_right.sum() / matched.sum() if matched.any() else 1.0
-    recall = matched_right.sum() / matchable if matchable else 0.0
     return {
         "persons": int(len(matched)),
         "matchable": matchable,
         "matched": int(matched.sum()),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
+        **precision_recall_f1(int(matched_right.sum()), int(matched.sum()), matchable),
         "without_decision": int(without_decision),
         "recall_all": float(matched_right.sum() / (matchable + without_decision)) if matchable else 0.0,
         "curve": precision_recall_curve(confidence, best_right, matchable),

@@ -19,7 +19,6 @@ Everything runs in DuckDB temp tables of the given connection; nothing is writte
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -80,6 +79,9 @@ class MatchConfig:
     # similarity); None: max(50, accounts / 1000).
     max_accounts_per_blocking_token: int | None = None
 
+    def blocking_token_limit(self, accounts: int) -> int:
+        return self.max_accounts_per_blocking_token or max(50, accounts // 1000)
+
 
 @dataclass(frozen=True)
 class MatcherModel:
@@ -97,13 +99,22 @@ class MatcherModel:
     precision_recall_curve: list[dict[str, float]] = field(default_factory=list)
 
     def logit_sql(self) -> str:
-        terms = " + ".join(f"{value!r} * {name}" for name, value in self.coefficients.items())
-        return f"({self.intercept!r} + {terms})"
+        return logit_sql(self.intercept, self.coefficients)
 
     def confidence_sql(self) -> str:
-        """Over the columns logit and margin of `_score_pairs`."""
-        c = self.competition
-        return f"1.0 / (1.0 + exp(-({c['intercept']!r} + {c['logit']!r} * logit + {c['margin']!r} * margin)))"
+        return confidence_sql(self.competition)
+
+
+def logit_sql(intercept: float, coefficients: dict[str, float]) -> str:
+    """SQL for the evidence logit of a pair, over the EVIDENCE_FEATURES columns."""
+    terms = " + ".join(f"{value!r} * {name}" for name, value in coefficients.items())
+    return f"({intercept!r} + {terms})"
+
+
+def confidence_sql(competition: dict[str, float]) -> str:
+    """SQL for the confidence, over the columns logit and margin of `_score_pairs`."""
+    c = competition
+    return f"1.0 / (1.0 + exp(-({c['intercept']!r} + {c['logit']!r} * logit + {c['margin']!r} * margin)))"
 
 
 @dataclass(frozen=True)
@@ -131,8 +142,10 @@ def match_persons(
         con.execute("SELECT person_class, count(*) FROM m_persons GROUP BY ALL").fetchall()
     )
     persons_by_class = {name: int(persons_by_class.get(name, 0)) for name in PERSON_CLASSES}
-    _split_labelled(con, config)
-    model = _fit(con, config)
+    fitting_persons = _split_labelled(con, config)
+    accounts = con.execute("SELECT count(*) FROM m_accounts").fetchone()[0]
+    token_limit = config.blocking_token_limit(accounts)
+    model = _fit(con, config, fitting_persons, token_limit)
     restriction = f"AND person_key IN (SELECT person_key FROM ({to_match_query}))" if to_match_query else ""
     con.execute(
         f"""
@@ -141,7 +154,15 @@ def match_persons(
         WHERE person_class = 'known' {restriction}
         """
     )
-    _decide(con, "m_targets", model, "match_decisions", config)
+    _decide(
+        con,
+        "m_targets",
+        model.logit_sql(),
+        model.confidence_sql(),
+        model.threshold,
+        "match_decisions",
+        token_limit,
+    )
     decisions = dict(con.execute("SELECT status, count(*) FROM match_decisions GROUP BY ALL").fetchall())
     return MatchRun(
         model=model,
@@ -201,23 +222,22 @@ def prepare_matching_inputs(con: duckdb.DuckDBPyConnection, persons_query: str, 
         f"""
         CREATE OR REPLACE TEMP TABLE m_persons AS
         WITH domains AS (
-            SELECT p.*, e.domain AS email_domain, w.domain AS website_domain,
-                   e.domain IN (SELECT domain FROM m_personal_email_domains)
-                       OR p.email_host IN (SELECT domain FROM m_personal_email_domains) AS personal_email
+            SELECT p.*, w.domain AS website_domain,
+                   CASE WHEN NOT (e.domain IN (SELECT domain FROM m_personal_email_domains)
+                                  OR p.email_host IN (SELECT domain FROM m_personal_email_domains))
+                        THEN e.domain END AS work_email_domain
             FROM m_raw_persons AS p
             LEFT JOIN m_domains AS e ON e.host = p.email_host
             LEFT JOIN m_domains AS w ON w.host = p.website_host
         )
-        SELECT person_key, crm_account_key,
-               CASE WHEN NOT coalesce(personal_email, false) THEN email_domain END AS email_domain,
+        SELECT person_key, crm_account_key, work_email_domain AS email_domain,
                website_domain, d.name, n.normalized, country,
-               {domain_label("CASE WHEN NOT coalesce(personal_email, false) THEN email_domain END")}
-                   AS email_label,
+               {domain_label("work_email_domain")} AS email_label,
                {domain_label("website_domain")} AS website_label,
                CASE
                    WHEN crm_account_key IS NOT NULL THEN 'account_person'
-                   WHEN (email_domain IS NOT NULL AND NOT personal_email)
-                        OR website_domain IS NOT NULL OR n.normalized IS NOT NULL THEN 'known'
+                   WHEN work_email_domain IS NOT NULL OR website_domain IS NOT NULL
+                        OR n.normalized IS NOT NULL THEN 'known'
                    ELSE 'anonymous'
                END AS person_class
         FROM domains AS d
@@ -253,9 +273,9 @@ def domain_label(domain_expression: str) -> str:
     return f"nullif(regexp_replace(split_part({domain_expression}, '.', 1), '[0-9]+$', ''), '')"
 
 
-def _split_labelled(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> None:
+def _split_labelled(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> int:
     """Linked persons with something to match on, as if unlinked: a deterministic sample split by
-    a hash of the key into fitting and validation persons."""
+    a hash of the key into fitting and validation persons; returns the fitting persons."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE m_labelled AS
@@ -279,15 +299,14 @@ def _split_labelled(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> None
             f"{round(MIN_LABELLED_PERSONS / min(config.validation_share, 1 - config.validation_share))} "
             f"are needed to fit and validate it."
         )
+    return counts[False]
 
 
 def _candidate_features(
-    con: duckdb.DuckDBPyConnection, persons_table: str, target: str, config: MatchConfig
+    con: duckdb.DuckDBPyConnection, persons_table: str, target: str, max_accounts_per_token: int
 ) -> None:
     """Create temp table `target`: the blocked candidate pairs of the persons in `persons_table`
     (person_key, true_account_key) with their evidence."""
-    accounts = con.execute("SELECT count(*) FROM m_accounts").fetchone()[0]
-    max_accounts_per_token = config.max_accounts_per_blocking_token or max(50, accounts // 1000)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE m_block_persons AS
@@ -349,40 +368,40 @@ def _candidate_features(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
-        WITH named_pairs AS (
-            SELECT c.*, coalesce(list_sum(list_transform(
+        WITH joined AS (
+            SELECT c.person_key, c.account_key, p.true_account_key, p.normalized AS person_name,
+                   a.normalized AS account_name, pw.total AS person_weight, aw.total AS account_weight,
+                   coalesce(list_sum(list_transform(
                        list_filter(pw.weighted_tokens, lambda t: list_contains(aw.tokens, t.token)),
-                       lambda t: t.weight)), 0.0) AS shared
-            FROM m_candidates AS c
-            JOIN m_block_persons AS p USING (person_key)
-            JOIN m_accounts AS a USING (account_key)
-            LEFT JOIN m_name_weights AS pw ON pw.name = p.name
-            LEFT JOIN m_name_weights AS aw ON aw.name = a.name
-        ),
-        pairs AS (
-            SELECT c.person_key, c.account_key, p.true_account_key,
-                   coalesce(p.email_domain = a.domain, false)::DOUBLE AS email_domain_match,
-                   coalesce(p.website_domain = a.domain, false)::DOUBLE AS website_domain_match,
-                   coalesce(shared / (pw.total + aw.total - shared), 0.0) AS name_similarity,
-                   coalesce(shared / pw.total, 0.0) AS name_person_coverage,
-                   coalesce(shared / aw.total, 0.0) AS name_account_coverage,
-                   coalesce(p.normalized = a.normalized, false)::DOUBLE AS name_exact,
-                   coalesce(jaro_winkler_similarity(p.normalized, a.normalized), 0.0) AS name_jaro_winkler,
-                   (p.normalized IS NOT NULL)::DOUBLE AS has_company_name,
-                   coalesce(l.whole_name AND NOT coalesce(p.email_domain = a.domain, false)
-                            AND NOT coalesce(p.website_domain = a.domain, false), false)::DOUBLE
-                       AS domain_names_account,
-                   coalesce(NOT l.whole_name AND NOT coalesce(p.email_domain = a.domain, false)
-                            AND NOT coalesce(p.website_domain = a.domain, false), false)::DOUBLE
-                       AS domain_in_account_name,
+                       lambda t: t.weight)), 0.0) AS shared,
+                   coalesce(p.email_domain = a.domain, false) AS email_match,
+                   coalesce(p.website_domain = a.domain, false) AS website_match,
+                   l.whole_name,
                    coalesce(p.country = a.country, false)::DOUBLE AS country_match,
                    coalesce(p.country <> a.country, false)::DOUBLE AS country_mismatch
-            FROM named_pairs AS c
+            FROM m_candidates AS c
             JOIN m_block_persons AS p USING (person_key)
             JOIN m_accounts AS a USING (account_key)
             LEFT JOIN m_domain_names_account AS l USING (person_key, account_key)
             LEFT JOIN m_name_weights AS pw ON pw.name = p.name
             LEFT JOIN m_name_weights AS aw ON aw.name = a.name
+        ),
+        pairs AS (
+            SELECT person_key, account_key, true_account_key,
+                   email_match::DOUBLE AS email_domain_match,
+                   website_match::DOUBLE AS website_domain_match,
+                   coalesce(shared / (person_weight + account_weight - shared), 0.0) AS name_similarity,
+                   coalesce(shared / person_weight, 0.0) AS name_person_coverage,
+                   coalesce(shared / account_weight, 0.0) AS name_account_coverage,
+                   coalesce(person_name = account_name, false)::DOUBLE AS name_exact,
+                   coalesce(jaro_winkler_similarity(person_name, account_name), 0.0) AS name_jaro_winkler,
+                   (person_name IS NOT NULL)::DOUBLE AS has_company_name,
+                   coalesce(whole_name AND NOT email_match AND NOT website_match, false)::DOUBLE
+                       AS domain_names_account,
+                   coalesce(NOT whole_name AND NOT email_match AND NOT website_match, false)::DOUBLE
+                       AS domain_in_account_name,
+                   country_match, country_mismatch
+            FROM joined
         ),
         top_two AS (
             SELECT person_key, max(name_similarity, 2) AS similarities FROM pairs GROUP BY person_key
@@ -397,9 +416,11 @@ def _candidate_features(
     )
 
 
-def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
+def _fit(
+    con: duckdb.DuckDBPyConnection, config: MatchConfig, fitting_persons: int, token_limit: int
+) -> MatcherModel:
     con.execute("CREATE OR REPLACE TEMP TABLE m_fit_persons AS SELECT * FROM m_labelled WHERE NOT validation")
-    _candidate_features(con, "m_fit_persons", "m_fit_pairs", config)
+    _candidate_features(con, "m_fit_persons", "m_fit_pairs", token_limit)
     columns = con.execute(
         f"SELECT {', '.join(EVIDENCE_FEATURES)}, (account_key = true_account_key)::INT AS label "
         "FROM m_fit_pairs ORDER BY person_key, account_key"
@@ -413,17 +434,9 @@ def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
         )
     evidence = np.column_stack([np.asarray(columns[name], dtype=float) for name in EVIDENCE_FEATURES])
     regression = LogisticRegression(C=1.0, max_iter=2000).fit(evidence, labels)
-    pair_model = MatcherModel(
-        intercept=float(regression.intercept_[0]),
-        coefficients=dict(zip(EVIDENCE_FEATURES, map(float, regression.coef_[0]), strict=True)),
-        competition={},
-        threshold=0.0,
-        threshold_source="",
-        training_persons=0,
-        training_pairs=0,
-        validation={},
-    )
-    _score_pairs(con, "m_fit_pairs", pair_model, "m_fit_scored")
+    intercept = float(regression.intercept_[0])
+    coefficients = dict(zip(EVIDENCE_FEATURES, map(float, regression.coef_[0]), strict=True))
+    _score_pairs(con, "m_fit_pairs", logit_sql(intercept, coefficients), "m_fit_scored")
     scored = con.execute(
         """
         SELECT s.logit, s.margin, (s.account_key = p.true_account_key)::INT AS label
@@ -435,20 +448,24 @@ def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
         np.column_stack([np.asarray(scored["logit"]), np.asarray(scored["margin"])]),
         np.asarray(scored["label"]),
     )
-    fitted = dataclasses.replace(
-        pair_model,
-        competition={
-            "intercept": float(competition.intercept_[0]),
-            "logit": float(competition.coef_[0][0]),
-            "margin": float(competition.coef_[0][1]),
-        },
-        training_persons=con.execute("SELECT count(*) FROM m_fit_persons").fetchone()[0],
-        training_pairs=len(labels),
-    )
+    competition_weights = {
+        "intercept": float(competition.intercept_[0]),
+        "logit": float(competition.coef_[0][0]),
+        "margin": float(competition.coef_[0][1]),
+    }
     con.execute(
         "CREATE OR REPLACE TEMP TABLE m_validation_persons AS SELECT * FROM m_labelled WHERE validation"
     )
-    _decide(con, "m_validation_persons", fitted, "m_validation_decisions", config)
+    # Threshold 0: every best candidate is decided, so the threshold can be chosen from them.
+    _decide(
+        con,
+        "m_validation_persons",
+        logit_sql(intercept, coefficients),
+        confidence_sql(competition_weights),
+        0.0,
+        "m_validation_decisions",
+        token_limit,
+    )
     validation = con.execute(
         """
         SELECT d.best_confidence, d.best_account_key = d.true_account_key AS correct,
@@ -475,10 +492,14 @@ def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
             f"at least {MIN_DEFAULT_THRESHOLD}"
         )
     at_threshold = precision_recall_at(confidence[decided], correct[decided], matchable, threshold)
-    return dataclasses.replace(
-        fitted,
+    return MatcherModel(
+        intercept=intercept,
+        coefficients=coefficients,
+        competition=competition_weights,
         threshold=threshold,
         threshold_source=source,
+        training_persons=fitting_persons,
+        training_pairs=len(labels),
         validation={
             "persons": float(len(confidence)),
             "withheld_accounts": float(len(confidence) - matchable),
@@ -491,23 +512,29 @@ def _fit(con: duckdb.DuckDBPyConnection, config: MatchConfig) -> MatcherModel:
 def _decide(
     con: duckdb.DuckDBPyConnection,
     persons_table: str,
-    model: MatcherModel,
+    logit: str,
+    confidence: str,
+    threshold: float,
     target: str,
-    config: MatchConfig,
+    token_limit: int,
 ) -> None:
     """Create temp table `target`: per person of `persons_table`, the best candidate, its
-    confidence and evidence, and the status against model.threshold."""
-    _candidate_features(con, persons_table, "m_pairs", config)
-    _score_pairs(con, "m_pairs", model, "m_scored")
+    confidence (SQL `confidence` over the pair `logit`) and evidence, and the status against
+    `threshold`."""
+    _candidate_features(con, persons_table, "m_pairs", token_limit)
+    _score_pairs(con, "m_pairs", logit, "m_scored")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
-        WITH best AS (
+        WITH scored AS (
+            SELECT person_key, account_key, {confidence} AS confidence FROM m_scored
+        ),
+        best AS (
             SELECT person_key,
-                   arg_max(account_key, {model.confidence_sql()}) AS best_account_key,
-                   max({model.confidence_sql()}, 2) AS top_two,
+                   arg_max(account_key, confidence) AS best_account_key,
+                   max(confidence, 2) AS top_two,
                    count(*) AS candidates
-            FROM m_scored
+            FROM scored
             GROUP BY person_key
         ),
         decided AS (
@@ -526,14 +553,7 @@ def _decide(
             JOIN m_pairs AS e ON e.person_key = b.person_key AND e.account_key = b.best_account_key
         )
         SELECT p.person_key, p.true_account_key,
-               CASE
-                   WHEN b.person_key IS NULL THEN 'no_candidate'
-                   WHEN b.tied THEN 'ambiguous'
-                   WHEN b.best_confidence < {model.threshold!r} THEN 'below_threshold'
-                   ELSE 'matched'
-               END AS status,
-               CASE WHEN b.best_confidence >= {model.threshold!r} AND NOT b.tied
-                    THEN b.best_account_key END AS account_key,
+               {decision_sql("b", repr(threshold))},
                b.best_account_key, b.best_confidence,
                coalesce(b.evidence, []::VARCHAR[]) AS evidence, b.name_similarity,
                coalesce(b.candidates, 0) AS candidates
@@ -543,7 +563,22 @@ def _decide(
     )
 
 
-def _score_pairs(con: duckdb.DuckDBPyConnection, pairs_table: str, model: MatcherModel, target: str) -> None:
+def decision_sql(best: str, threshold: str) -> str:
+    """SQL for the columns status and account_key of a person, from the alias `best` of their best
+    candidate (person_key NULL when they have none, best_account_key, best_confidence, tied)
+    against the SQL `threshold`."""
+    return f"""
+        CASE
+            WHEN {best}.person_key IS NULL THEN 'no_candidate'
+            WHEN {best}.tied THEN 'ambiguous'
+            WHEN {best}.best_confidence < {threshold} THEN 'below_threshold'
+            ELSE 'matched'
+        END AS status,
+        CASE WHEN {best}.best_confidence >= {threshold} AND NOT {best}.tied
+             THEN {best}.best_account_key END AS account_key"""
+
+
+def _score_pairs(con: duckdb.DuckDBPyConnection, pairs_table: str, logit: str, target: str) -> None:
     """Create temp table `target`(person_key, account_key, logit, margin): each pair's evidence
     logit and its margin over the person's best other candidate (capped; a lone candidate gets the
     cap)."""
@@ -551,7 +586,7 @@ def _score_pairs(con: duckdb.DuckDBPyConnection, pairs_table: str, model: Matche
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
         WITH logits AS (
-            SELECT person_key, account_key, {model.logit_sql()} AS logit FROM {pairs_table}
+            SELECT person_key, account_key, {logit} AS logit FROM {pairs_table}
         ),
         top_two AS (
             SELECT person_key, max(logit, 2) AS logits FROM logits GROUP BY person_key
@@ -566,6 +601,15 @@ def _score_pairs(con: duckdb.DuckDBPyConnection, pairs_table: str, model: Matche
     )
 
 
+def precision_recall_f1(right: int, matched: int, persons: int) -> dict[str, float]:
+    """Precision of `matched` decisions of which `right` are right (1 when none), recall over
+    `persons`, and F1."""
+    precision = right / matched if matched else 1.0
+    recall = right / persons if persons else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
 def precision_recall_at(
     confidence: np.ndarray, correct: np.ndarray, persons: int, threshold: float
 ) -> dict[str, float]:
@@ -573,16 +617,10 @@ def precision_recall_at(
     confidence >= threshold."""
     accepted = confidence >= threshold
     matched = int(accepted.sum())
-    right = int((accepted & correct).sum())
-    precision = right / matched if matched else 1.0
-    recall = right / persons if persons else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "threshold": threshold,
         "matched": float(matched),
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
+        **precision_recall_f1(int((accepted & correct).sum()), matched, persons),
     }
 
 

@@ -19,10 +19,9 @@ import json
 from dataclasses import dataclass
 
 import duckdb
-import numpy as np
 
 from b2b_scoring.lib.matching.matcher import RELATIONSHIP_SOURCE, MatchConfig, MatcherModel, match_persons
-from b2b_scoring.lib.sql import transaction
+from b2b_scoring.lib.sql import count_rows, transaction
 
 SCHEMA = "matching"
 RELATIONS_TABLE = f"{SCHEMA}.account_person_relations"
@@ -134,9 +133,10 @@ def run_matching(
                  WHERE d.profile_fingerprint IS DISTINCT FROM p.profile_fingerprint"""
     )
     run = match_persons(con, PERSONS_QUERY, ACCOUNTS_QUERY, config, to_match_query=changed)
+    rematched = sum(run.decisions.values())
     with transaction(con):
-        relations_before = _count(con, RELATIONS_TABLE)
-        kept = _count(con, f"(SELECT 1 FROM {RELATIONS_TABLE} WHERE NOT ({_REPLACED_OR_GONE}))")
+        relations_before = count_rows(con, f"SELECT count(*) FROM {RELATIONS_TABLE}")
+        kept = count_rows(con, f"SELECT count(*) FROM {RELATIONS_TABLE} WHERE NOT ({_REPLACED_OR_GONE})")
         for table in (DECISIONS_TABLE, RELATIONS_TABLE):
             con.execute(f"DELETE FROM {table} WHERE {_REPLACED_OR_GONE}")
         con.execute(
@@ -157,7 +157,7 @@ def run_matching(
             """,
             {"source": RELATIONSHIP_SOURCE, "match_date": match_date},
         )
-        relations_total = _count(con, RELATIONS_TABLE)
+        relations_total = count_rows(con, f"SELECT count(*) FROM {RELATIONS_TABLE}")
         con.execute(
             f"""
             INSERT INTO {RUNS_TABLE} VALUES ($match_date, now()::TIMESTAMP, $accounts_fingerprint,
@@ -168,7 +168,7 @@ def run_matching(
                 "match_date": match_date,
                 "accounts_fingerprint": accounts_fingerprint,
                 "full_rematch": full_rematch,
-                "persons_rematched": sum(run.decisions.values()),
+                "persons_rematched": rematched,
                 "threshold": run.model.threshold,
                 "threshold_source": run.model.threshold_source,
                 "model": json.dumps(dataclasses.asdict(run.model)),
@@ -180,7 +180,7 @@ def run_matching(
         match_date=match_date,
         full_rematch=full_rematch,
         persons_by_class=run.persons_by_class,
-        persons_rematched=sum(run.decisions.values()),
+        persons_rematched=rematched,
         decisions=_current_decisions(con),
         relations_total=relations_total,
         relations_added=relations_total - kept,
@@ -191,20 +191,22 @@ def run_matching(
 
 
 def confidence_histogram(con: duckdb.DuckDBPyConnection) -> list[dict[str, float]]:
-    """Current matched relations per confidence bin [0.0, 0.1), ..., [0.9, 1.0]."""
-    confidence = con.execute(f"SELECT confidence FROM {RELATIONS_TABLE}").fetchnumpy()["confidence"]
-    counts, edges = np.histogram(np.asarray(confidence, dtype=float), bins=np.array(CONFIDENCE_BINS))
-    return [
-        {"from": float(low), "to": float(high), "persons": int(count)}
-        for low, high, count in zip(edges[:-1], edges[1:], counts, strict=True)
-    ]
+    """Current matched relations per confidence bin [0.0, 0.1), ..., [0.9, 1.0] (the last closed)."""
+    edges = list(CONFIDENCE_BINS)
+    rows = con.execute(
+        f"""
+        WITH bins AS (SELECT unnest($low) AS low, unnest($high) AS high)
+        SELECT low, high, count(r.confidence) AS persons
+        FROM bins LEFT JOIN {RELATIONS_TABLE} AS r
+          ON r.confidence >= low AND (r.confidence < high OR (high = 1.0 AND r.confidence <= high))
+        GROUP BY low, high ORDER BY low
+        """,
+        {"low": edges[:-1], "high": edges[1:]},
+    ).fetchall()
+    return [{"from": low, "to": high, "persons": persons} for low, high, persons in rows]
 
 
 def _current_decisions(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(
         con.execute(f"SELECT status, count(*) FROM {DECISIONS_TABLE} GROUP BY ALL ORDER BY 1").fetchall()
     )
-
-
-def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from b2b_scoring.lib.ml.backtest import BacktestReport, CandidateResult
 from b2b_scoring.lib.ml.goal_training import FieldImportance
+from b2b_scoring.lib.sql import markdown_table
 
 BAR_WIDTH = 30
 
@@ -15,12 +16,6 @@ def _bar(value: float, scale: float) -> str:
     """A horizontal bar of `value` on a 0..scale axis, in block characters."""
     cells = 0 if scale <= 0 else round(BAR_WIDTH * min(max(value / scale, 0.0), 1.0))
     return "█" * cells or "·"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _with_interval(result: CandidateResult, metric: str, digits: int = 4) -> str:
@@ -51,7 +46,7 @@ def backtest_markdown(report: BacktestReport) -> str:
         for name, result in report.candidates.items()
     ]
     rows_note = f"\n\n{len(report.label):,} test rows, {len(report.folds)} folds; 95% bootstrap intervals."
-    return _table(header, rows) + rows_note
+    return markdown_table(header, rows) + rows_note
 
 
 def folds_markdown(report: BacktestReport) -> str:
@@ -72,7 +67,7 @@ def folds_markdown(report: BacktestReport) -> str:
         ]
         for i, fold in enumerate(report.folds)
     ]  # fmt: skip
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def calibration_markdown(result: CandidateResult) -> str:
@@ -83,7 +78,9 @@ def calibration_markdown(result: CandidateResult) -> str:
          f"`{_bar(r.mean_probability, scale)}`", f"`{_bar(r.observed_rate, scale)}`"]
         for r in result.calibration
     ]  # fmt: skip
-    return _table(["decile", "rows", "predicted", "observed", "predicted (plot)", "observed (plot)"], rows)
+    return markdown_table(
+        ["decile", "rows", "predicted", "observed", "predicted (plot)", "observed (plot)"], rows
+    )
 
 
 def gains_markdown(result: CandidateResult) -> str:
@@ -94,7 +91,7 @@ def gains_markdown(result: CandidateResult) -> str:
          f"{r.cumulative_recall:.3f}"]
         for r in result.gains
     ]  # fmt: skip
-    return _table(
+    return markdown_table(
         ["decile (top first)", "rows", "conversion rate", "lift", "lift (plot)", "cumulative recall"], rows
     )
 
@@ -111,4 +108,4 @@ def importance_markdown(importance: Sequence[FieldImportance], top: int = 20) ->
         ]
         for f in importance[:top]
     ]
-    return _table(["business field", "mean |SHAP| share", "plot", "gain share", "features"], rows)
+    return markdown_table(["business field", "mean |SHAP| share", "plot", "gain share", "features"], rows)

@@ -919,13 +919,18 @@ def _link_truth(accounts: dict, persons: dict) -> dict[str, pa.Array]:
     }
 
 
+def _profiles(config: SimulationConfig) -> tuple[list[np.random.Generator], dict, dict]:
+    """The world's random streams, one per stage, and its accounts and persons."""
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(8)]
+    accounts = _simulate_accounts(config, rngs[0])
+    return rngs, accounts, _simulate_persons(config, accounts, rngs[1])
+
+
 def simulate_profiles(config: SimulationConfig) -> World:
     """Only the persons and accounts tables of the world of `config` (the same rows as
     `simulate_world`, except account creation dates, which follow the activity there), with the
     true account and link class of every person: for lead-to-account matching at any size."""
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(8)]
-    accounts = _simulate_accounts(config, rngs[0])
-    persons = _simulate_persons(config, accounts, rngs[1])
+    _, accounts, persons = _profiles(config)
     tables = _contract_tables(config, accounts, persons)
     tables = {name: table.select(contract.CONTRACTS[name].column_names) for name, table in tables.items()}
     return World(config=config, tables=tables, truth={"persons": pa.table(_link_truth(accounts, persons))})
@@ -934,9 +939,7 @@ def simulate_profiles(config: SimulationConfig) -> World:
 def simulate_world(config: SimulationConfig, progress: Progress | None = None) -> World:
     """Simulate the whole world for config; deterministic for a given config."""
     report = progress or (lambda message: None)
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(8)]
-    accounts = _simulate_accounts(config, rngs[0])
-    persons = _simulate_persons(config, accounts, rngs[1])
+    rngs, accounts, persons = _profiles(config)
     report(f"{accounts['n']:,} accounts and {persons['n']:,} persons")
     episodes = _simulate_episodes(config, accounts, rngs[2])
     journeys = _simulate_journeys(config, persons, episodes, rngs[3])

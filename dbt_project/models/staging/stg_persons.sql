@@ -2,18 +2,16 @@
 -- lead-to-account matching linked them to (matching.account_person_relations), when it exists.
 {%- set with_matches = not execute or adapter.get_relation(
     database=target.database, schema='matching', identifier='account_person_relations') is not none %}
+{%- set crm_account_key = "nullif(trim(persons.account_key), '')" %}
 select
     persons.person_key,
-    {%- if with_matches %}
-    coalesce(nullif(trim(persons.account_key), ''), matches.account_key) as account_key,
+    coalesce({{ crm_account_key }}{% if with_matches %}, matches.account_key{% endif %}) as account_key,
     case
-        when nullif(trim(persons.account_key), '') is not null then 'crm'
-        when matches.account_key is not null then 'lead_to_account_matching'
+        when {{ crm_account_key }} is not null then 'crm'
+        {%- if with_matches %}
+        when matches.account_key is not null then matches.relationship_source
+        {%- endif %}
     end as account_link_source,
-    {%- else %}
-    nullif(trim(persons.account_key), '') as account_key,
-    case when nullif(trim(persons.account_key), '') is not null then 'crm' end as account_link_source,
-    {%- endif %}
     persons.created_at,
     nullif(lower(trim(persons.email)), '') as email,
     {{ email_domain('persons.email') }} as email_domain,
