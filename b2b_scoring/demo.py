@@ -18,7 +18,7 @@ from b2b_scoring.lib.ml.registry import registry_exists
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.sql import relation_row_counts
 from b2b_scoring.lib.world_landing import TRUTH_SCHEMA
-from b2b_scoring.scoring_runs import partition_days, run_scoring
+from b2b_scoring.scoring_runs import INFO_LOGS, partition_days, run_scoring
 
 STAGING_SCHEMA = "staging"
 FEATURES_SCHEMA = "features"
@@ -95,7 +95,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
             instance=instance,
             asset_selection=list(keys),
             tags=partition_range_tags(start, last),
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config=INFO_LOGS,
         )
         for keys, start in ((every_key - downstream_daily, first), (downstream_daily, recent_first))
         if keys
@@ -109,7 +109,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
                 instance=instance,
                 tags={"dagster/partition": goal},
                 raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                run_config=INFO_LOGS,
             )
         )
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:

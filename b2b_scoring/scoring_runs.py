@@ -13,6 +13,9 @@ from b2b_scoring.defs.automation import SCORING_JOBS
 from b2b_scoring.defs.scoring.assets import DATE, GOAL
 from b2b_scoring.lib.goals import Goal
 
+# Run config that shows INFO logs (progress of the steps) on the console.
+INFO_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 
 def partition_days(first: datetime.date, last: datetime.date) -> list[str]:
     """The daily partition keys first..last (inclusive)."""
@@ -39,7 +42,7 @@ def run_scoring(
                     instance=instance,
                     partition_key=dg.MultiPartitionKey({DATE: day, GOAL: goal.name}),
                     raise_on_error=raise_on_error,
-                    run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                    run_config=INFO_LOGS,
                 )
             )
     return results

@@ -135,12 +135,15 @@ class GoalSet:
     def names(self) -> list[str]:
         return [goal.name for goal in self.goals]
 
+    def dated_person_goals(self) -> list[Goal]:
+        """Person goals whose conversions have dates (not a flat export's outcome column): the
+        ones scored from daily features."""
+        return [g for g in self.goals if g.entity == "person" and g.conversion.flat_export is None]
+
     def rollup_person_goal(self) -> Goal | None:
         """The person goal whose scores roll up into account scores: the first person goal with
         dated conversions."""
-        return next(
-            (g for g in self.goals if g.entity == "person" and g.conversion.flat_export is None), None
-        )
+        return next(iter(self.dated_person_goals()), None)
 
     def get(self, name: str) -> Goal:
         for goal in self.goals:

@@ -1,6 +1,5 @@
 """Landing-folder sensor: new or changed landing files start the daily pipeline for the days they cover."""
 
-import hashlib
 import json
 
 import dagster as dg
@@ -10,7 +9,13 @@ from b2b_scoring.defs.automation import DAILY_PIPELINE_JOB
 from b2b_scoring.defs.partitions import daily_partitions, partition_range_tags
 from b2b_scoring.defs.raw.assets import DAILY_TABLES
 from b2b_scoring.defs.resources import RawSourceResource
-from b2b_scoring.lib.ingestion import SourceMapping, landing_signatures, time_range
+from b2b_scoring.lib.ingestion import (
+    SourceMapping,
+    changed_landing_files,
+    landing_run_key,
+    landing_signatures,
+    time_range,
+)
 from b2b_scoring.lib.settings import Settings
 
 LANDING_SENSOR = "landing_files_sensor"
@@ -31,17 +36,15 @@ def build_landing_sensor(partitions_def: dg.TimeWindowPartitionsDefinition) -> d
         if raw_source.source != "landing":
             return dg.SkipReason("The source is the simulator: its world asset loads its own files.")
         mapping = raw_source.mapping()
-        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         current = landing_signatures(raw_source.input_dir, mapping)
-        changed = sorted(path for path, signature in current.items() if seen.get(path) != signature)
+        changed = changed_landing_files(context.cursor, current)
         if not changed:
             return dg.SkipReason(f"No new or changed files in {raw_source.input_dir}.")
         first, last = _partition_range(raw_source, changed, partitions_def, mapping)
-        run_key = hashlib.sha256(json.dumps({p: current[p] for p in changed}).encode()).hexdigest()[:20]
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
-                    run_key=run_key,
+                    run_key=landing_run_key(current, changed),
                     tags=partition_range_tags(first, last),
                 )
             ],

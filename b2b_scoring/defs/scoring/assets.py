@@ -102,15 +102,7 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
             rollups = _person_rollups(duckdb, goals, trained, today, score_date)
         scored = score_records(trained, today, KEY_COLUMNS[entity], goal.scoring, before, rollups)
         with duckdb.get_connection() as con:
-            written = write_scores(
-                con,
-                entity,
-                goal.name,
-                score_date,
-                model["version"],
-                scored,
-                datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
-            )
+            written = write_scores(con, entity, goal.name, score_date, model["version"], scored)
         return dg.MaterializeResult(
             metadata={
                 "goal": goal.name,

@@ -10,7 +10,6 @@ not written.
 """
 
 import datetime
-import hashlib
 import json
 
 import dagster as dg
@@ -23,8 +22,8 @@ from b2b_scoring.defs.features.dbt import dbt_project
 from b2b_scoring.defs.raw.assets import ingest_raw_table
 from b2b_scoring.defs.resources import RawSourceResource
 from b2b_scoring.defs.scoring.assets import score_key
-from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args
-from b2b_scoring.lib.ingestion import landing_signatures, time_range
+from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, as_of_window, build_dbt_args
+from b2b_scoring.lib.ingestion import changed_landing_files, landing_run_key, landing_signatures, time_range
 from b2b_scoring.lib.ml.registry import champion, load_model
 from b2b_scoring.lib.scoring.scores import relative_to_population, score_records
 from b2b_scoring.lib.scoring.store import (
@@ -65,25 +64,24 @@ def intraday_person_scores(
         datetime.date.fromisoformat(config.day) if config.day else datetime.datetime.now(datetime.UTC).date()
     )
     start = datetime.datetime.combine(day, datetime.time())
-    as_of = day + datetime.timedelta(days=1)
+    end = start + datetime.timedelta(days=1)
+    as_of = end.date()
     with duckdb.get_connection() as con:
-        ingest_raw_table(con, raw_source, "experience_events", (start, start + datetime.timedelta(days=1)))
+        ingest_raw_table(con, raw_source, "experience_events", (start, end))
         touched = con.sql(
             "select distinct person_key from raw.experience_events "
             "where timestamp >= $start and timestamp < $end",
-            params={"start": start, "end": start + datetime.timedelta(days=1)},
+            params={"start": start, "end": end},
         ).to_arrow_table()["person_key"]
     if len(touched) == 0:
         return dg.MaterializeResult(metadata={"day": str(day), "persons_rescored": 0})
-    window = (as_of.isoformat(), (as_of + datetime.timedelta(days=1)).isoformat())
+    window = as_of_window(start, end)
     dbt.cli(
         [*build_dbt_args(settings, duckdb.database, as_of=window), "--select", DAILY_PARTITIONED_SELECTOR],
         manifest=dbt_project().manifest_path,
     ).wait()
     rescored: dict[str, int] = {}
-    for goal in settings.goals().goals:
-        if goal.entity != "person" or goal.conversion.flat_export is not None:
-            continue
+    for goal in settings.goals().dated_person_goals():
         with duckdb.get_connection() as con:
             model = champion(con, goal.name)
             if model is None:
@@ -102,20 +100,14 @@ def intraday_person_scores(
         if today.num_rows == 0:
             continue
         scored = score_records(load_model(model["artifact_path"]), today, "person_key", goal.scoring, before)
-        population, tier_a_floor = scored["probability"].to_numpy(), None
+        # Without this morning's scores, the rescored persons are their own population.
         if morning is not None and morning.num_rows:
-            population = morning["probability"].to_numpy()
             tier_a_floor = pc.min(pc.filter(morning["probability"], morning["tier_a"])).as_py()
-        scored = relative_to_population(scored, population, tier_a_floor, goal.scoring)
-        with duckdb.get_connection() as con:
-            rescored[goal.name] = write_intraday_scores(
-                con,
-                goal.name,
-                as_of,
-                model["version"],
-                scored,
-                datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
+            scored = relative_to_population(
+                scored, morning["probability"].to_numpy(), tier_a_floor, goal.scoring
             )
+        with duckdb.get_connection() as con:
+            rescored[goal.name] = write_intraday_scores(con, goal.name, as_of, model["version"], scored)
     return dg.MaterializeResult(
         metadata={
             "day": str(day),
@@ -136,16 +128,16 @@ def intraday_person_scores(
 def intraday_rescoring_sensor(context: dg.SensorEvaluationContext, raw_source: RawSourceResource):
     if raw_source.source != "landing":
         return dg.SkipReason("The source is the simulator: there is no today to rescore.")
-    table_mapping = raw_source.mapping().tables.get("experience_events")
+    mapping = raw_source.mapping()
+    table_mapping = mapping.tables.get("experience_events")
     if table_mapping is None:
         return dg.SkipReason("The mapping has no experience_events.")
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     current = {
         path: signature
-        for path, signature in landing_signatures(raw_source.input_dir, raw_source.mapping()).items()
+        for path, signature in landing_signatures(raw_source.input_dir, mapping).items()
         if path.split("/")[0] == table_mapping.folder
     }
-    changed = sorted(path for path, signature in current.items() if seen.get(path) != signature)
+    changed = changed_landing_files(context.cursor, current)
     if not changed:
         return dg.SkipReason("No new or changed event files.")
     today = datetime.datetime.now(datetime.UTC).date()
@@ -158,9 +150,11 @@ def intraday_rescoring_sensor(context: dg.SensorEvaluationContext, raw_source: R
         return dg.SensorResult(
             skip_reason=dg.SkipReason("The new files have no events of today."), cursor=cursor
         )
-    run_key = hashlib.sha256(json.dumps({p: current[p] for p in changed}).encode()).hexdigest()[:20]
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=run_key, run_config=_day_config(today))], cursor=cursor
+        run_requests=[
+            dg.RunRequest(run_key=landing_run_key(current, changed), run_config=_day_config(today))
+        ],
+        cursor=cursor,
     )
 
 

@@ -113,19 +113,14 @@ def training_definitions() -> dg.Definitions:
             table = training_set(con, goal, span, key_share)
         context.log.info(f"{goal.name}: training on {table.num_rows:,} of {rows:,} labelled snapshots")
         training = train_goal(table, goal)
-        person_goal = next(
-            (g for g in goals.goals if g.entity == "person" and g.conversion.flat_export is None), None
-        )
-        account_source = goal.algorithm
+        person_goal = goals.rollup_person_goal()
         if goal.entity == "account" and person_goal is not None:
             context.log.info(f"{goal.name}: backtesting roll-ups of {person_goal.name} person scores")
             with duckdb.get_connection() as con:
                 training.backtest.candidates.update(
                     rollup_backtest(con, person_goal, table, training.backtest)
                 )
-            account_source = adopt_best_source(
-                training.trained, training.backtest, goal.algorithm, person_goal.name
-            )
+            adopt_best_source(training.trained, training.backtest, goal.algorithm, person_goal.name)
         with duckdb.get_connection() as con:
             registered = register_model(
                 con, training, settings.models_dir, datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
@@ -148,7 +143,7 @@ def training_definitions() -> dg.Definitions:
                     {k: round(v, 4) for k, v in report.class_weighting_pr_auc.items()}
                 ),
                 "calibration": training.trained.calibrator.method,
-                "score_source": account_source,
+                "score_source": registered.metrics["score_source"],
                 "backtest_roc_auc": round(model.metrics["roc_auc"], 4),
                 "backtest_pr_auc": round(model.metrics["pr_auc"], 4),
                 "backtest_calibration_error": round(model.metrics["calibration_error"], 4),

@@ -13,6 +13,8 @@ A file that cannot be read at all fails the whole table: nothing partial is load
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -244,6 +246,18 @@ def landing_signatures(landing_dir: Path, mapping: SourceMapping) -> dict[str, s
                     stat = file.stat()
                     signatures[str(file.relative_to(landing_dir))] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return signatures
+
+
+def changed_landing_files(seen_cursor: str | None, current: dict[str, str]) -> list[str]:
+    """The files of `current` (from `landing_signatures`) new or changed since the signatures in
+    a sensor's JSON cursor."""
+    seen: dict[str, str] = json.loads(seen_cursor) if seen_cursor else {}
+    return sorted(path for path, signature in current.items() if seen.get(path) != signature)
+
+
+def landing_run_key(current: dict[str, str], changed: list[str]) -> str:
+    """A run key for the changed files' signatures: the same files launch one run, once."""
+    return hashlib.sha256(json.dumps({path: current[path] for path in changed}).encode()).hexdigest()[:20]
 
 
 def time_range(

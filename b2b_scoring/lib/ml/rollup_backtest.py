@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from b2b_scoring.lib.goals import Goal
 from b2b_scoring.lib.ml.backtest import BacktestReport, CandidateResult
-from b2b_scoring.lib.ml.goal_training import feature_columns
+from b2b_scoring.lib.ml.goal_training import feature_columns, key_share_for
 from b2b_scoring.lib.ml.metrics import bootstrap_intervals, calibration_table, evaluate, gains_table
 from b2b_scoring.lib.ml.models import Calibrator, FeatureEncoder
 from b2b_scoring.lib.ml.training import TrainedModel, fit_model
@@ -44,7 +44,7 @@ def rollup_backtest(
     """Candidates `rollup_max`, `rollup_noisy_or`, `rollup_top3_mean` over the report's test rows."""
     span = data_span(con, person_goal)
     rows = label_summary(con, person_goal, span).rows
-    persons = training_set(con, person_goal, span, min(1.0, MAX_PERSON_ROWS / max(rows, 1)))
+    persons = training_set(con, person_goal, span, key_share_for(rows, MAX_PERSON_ROWS))
     person_label = persons["label"].to_numpy().astype(np.int8)
     person_dates = persons["as_of_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
     groups = persons[KEY_COLUMN["person"]].to_numpy(zero_copy_only=False)

@@ -61,11 +61,10 @@ def relative_to_population(
         "percentile",
         pa.array(percentiles(probability, population), pa.int16()),
     )
-    if policy.a_capacity is None:
+    if policy.a_capacity is None or tier_a_floor is None:
         return scored
-    keys = np.zeros(len(probability))  # unused: A comes from the floor
     tier, route = tier_columns(
-        tiers(scored["score"].to_numpy(), probability, keys, policy, tier_a_floor), policy
+        tiers(scored["score"].to_numpy(), probability, None, policy, tier_a_floor), policy
     )
     scored = scored.set_column(scored.schema.get_field_index("tier"), "tier", tier)
     return scored.set_column(scored.schema.get_field_index("route"), "route", route)

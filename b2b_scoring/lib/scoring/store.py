@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from b2b_scoring.lib.exports import export_csv
 from b2b_scoring.lib.goals import Entity, Goal
+from b2b_scoring.lib.ingestion.ingest import naive_utc
 from b2b_scoring.lib.ml.training_sets import excludes_converted
 from b2b_scoring.lib.scoring.rollups import ROLLUPS
 from b2b_scoring.lib.sql import table_exists, transaction
@@ -102,9 +103,11 @@ def write_scores(
     score_date: dt.date,
     model_version: int,
     scored: pa.Table,
-    scored_at: dt.datetime,
+    scored_at: dt.datetime | None = None,
 ) -> WrittenScores:
-    """Replace the goal's scores of `score_date` with `scored` (from `score_records`)."""
+    """Replace the goal's scores of `score_date` with `scored` (from `score_records`), stamped
+    `scored_at` (default: now, UTC)."""
+    scored_at = scored_at or naive_utc(dt.datetime.now(dt.UTC))
     table, key = ensure_score_table(con, entity), KEY_COLUMNS[entity]
     with transaction(con):
         previous_date = con.execute(
@@ -280,11 +283,12 @@ def write_intraday_scores(
     score_date: dt.date,
     model_version: int,
     scored: pa.Table,
-    scored_at: dt.datetime,
+    scored_at: dt.datetime | None = None,
 ) -> int:
     """Replace the intraday scores of the persons in `scored` (goal, score date); the previous
     score is the person's daily score of the day before (the morning run's), so score_change is
     the move since this morning. Rows of other persons stay."""
+    scored_at = scored_at or naive_utc(dt.datetime.now(dt.UTC))
     daily = ensure_score_table(con, "person")
     table = ensure_score_table(con, "person", INTRADAY_TABLE)
     with transaction(con):
