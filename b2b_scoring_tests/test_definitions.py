@@ -184,9 +184,10 @@ def test_new_raw_persons_outside_a_matching_run_trigger_rematching(definitions: 
     with dg.instance_for_test() as instance:
         alone = evaluate([persons_stub], instance, None)
         assert sensor.job_name == "matching_job" and len(alone.run_requests) == 1
-        assert alone.run_requests[0].partition_key == definitions.resolve_job_def(
-            "matching_job"
-        ).partitions_def.get_last_partition_key()
+        assert (
+            alone.run_requests[0].partition_key
+            == definitions.resolve_job_def("matching_job").partitions_def.get_last_partition_key()
+        )
         together = evaluate([persons_stub, matches_stub], instance, alone.cursor)
         assert not together.run_requests
         assert "matches persons itself" in together.skip_message

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from b2b_scoring.defs.insights.assets import SALES_VIEW_KEY
 from b2b_scoring.defs.partitions import PARTITION_RANGE_END_TAG
 from b2b_scoring.defs.scoring.assets import DATE, GOAL, export_key, score_key, scoring_partitions
 from b2b_scoring.lib.goals import ENTITIES
@@ -47,9 +48,12 @@ def automation() -> dg.Definitions:
     scoring_jobs = [
         dg.define_asset_job(
             SCORING_JOBS[entity],
-            selection=dg.AssetSelection.assets(score_key(entity), export_key(entity)),
+            selection=dg.AssetSelection.assets(
+                score_key(entity), export_key(entity), *([SALES_VIEW_KEY] if entity == "account" else [])
+            ),
             partitions_def=scoring_partitions(settings, entity),
-            description=f"Per day and {entity} goal: score with the champion model, then export the changes.",
+            description=f"Per day and {entity} goal: score with the champion model, then export the changes"
+            + (" and the sales view." if entity == "account" else "."),
         )
         for entity in ENTITIES
         if scoring_partitions(settings, entity) is not None

@@ -38,3 +38,19 @@ def export_csv(con: duckdb.DuckDBPyConnection, relation: str, path: Path) -> int
     target = str(path).replace("'", "''")
     con.execute(f"COPY (SELECT {selected} FROM {relation}) TO '{target}' (HEADER, DELIMITER ',')")
     return con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+
+
+def export_csv_and_parquet(
+    con: duckdb.DuckDBPyConnection, query: str, parameters: dict[str, object], stem: Path
+) -> tuple[int, Path, Path]:
+    """Write the rows of `query` to <stem>.csv (spreadsheet-safe) and <stem>.parquet:
+    (rows, csv path, parquet path)."""
+    csv_path, parquet_path = stem.with_suffix(".csv"), stem.with_suffix(".parquet")
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _export AS {query}", parameters)
+    try:
+        rows = export_csv(con, "_export", csv_path)
+        con.table("_export").write_parquet(str(parquet_path))
+    finally:
+        con.execute("DROP TABLE IF EXISTS _export")
+    return rows, csv_path, parquet_path

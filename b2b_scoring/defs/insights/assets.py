@@ -1,5 +1,6 @@
-"""Daily insights for sales: account intent (who is in market now, for which product line) and
-personas (fit of each person, buying-committee coverage of each account, learned importance)."""
+"""Daily insights for sales: account intent (who is in market now, for which product line),
+personas (fit of each person, buying-committee coverage of each account, learned importance) and
+look-alikes (which accounts resemble the best customers)."""
 
 import datetime
 from typing import Any
@@ -8,8 +9,17 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.partitions import daily_partitions
+from b2b_scoring.defs.scoring.assets import DATE, score_date_of, score_key, scoring_partitions
 from b2b_scoring.lib.insights.intent import INTENT_TABLE, write_account_intent
+from b2b_scoring.lib.insights.lookalike import LOOKALIKE_TABLE, LookalikeError, write_account_lookalike
 from b2b_scoring.lib.insights.personas import COMMITTEE_TABLE, write_personas
+from b2b_scoring.lib.insights.sales_view import (
+    ACTIONS,
+    SALES_VIEW_TABLE,
+    export_sales_view,
+    missing_inputs,
+    write_sales_view,
+)
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.sql import count_rows, markdown_table, preview_markdown
 
@@ -17,6 +27,15 @@ INTENT_KEY = dg.AssetKey(INTENT_TABLE.split("."))
 INTENT_INPUTS = ("int_account_intent_signals", "int_person_activity_days", "stg_persons", "stg_accounts")
 PERSONAS_KEY = dg.AssetKey(COMMITTEE_TABLE.split("."))
 PERSONAS_INPUTS = ("int_person_versions", "int_person_activity_days", "int_opportunities", "stg_accounts")
+LOOKALIKE_KEY = dg.AssetKey(LOOKALIKE_TABLE.split("."))
+SALES_VIEW_KEY = dg.AssetKey(SALES_VIEW_TABLE.split("."))
+LOOKALIKE_INPUTS = (
+    "int_account_versions",
+    "int_person_versions",
+    "int_person_activity_days",
+    "int_opportunities",
+    "stg_accounts",
+)
 
 
 def _as_of_range(context: dg.AssetExecutionContext) -> tuple[datetime.date, datetime.date]:
@@ -130,7 +149,114 @@ def build_personas_asset(settings: Settings) -> dg.AssetsDefinition:
     return account_buying_committee
 
 
+def build_lookalike_asset(settings: Settings) -> dg.AssetsDefinition:
+    config = settings.insights().lookalike
+    seeds = (
+        "accounts with a Closed Won opportunity"
+        if config.seeds is None
+        else f"{len(config.seeds)} seed accounts"
+    )
+
+    @dg.asset(
+        **_daily_insight(settings, LOOKALIKE_KEY, LOOKALIKE_INPUTS),
+        description=f"Per account, as of the day after the partition: how much it resembles the {seeds} "
+        "of insights.yaml (look-alike score 0-100 from firmographics and behaviour), its nearest seeds and "
+        "the traits it shares with them; the seeds' characteristic traits in insights.lookalike_traits.",
+    )
+    def account_lookalike(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        first, last = _as_of_range(context)
+        with duckdb.get_connection() as con:
+            try:
+                summary = write_account_lookalike(con, first, last, config)
+            except LookalikeError as error:
+                raise dg.Failure(str(error)) from error
+            preview = preview_markdown(con, *LOOKALIKE_TABLE.split("."))
+        if summary["unresolved_seeds"]:
+            context.log.warning(f"seeds matching no account: {', '.join(summary['unresolved_seeds'])}")
+        return dg.MaterializeResult(
+            metadata={
+                "as_of_dates": f"{first} .. {last}",
+                "seeds": summary["seeds"],
+                "unresolved_seeds": ", ".join(summary["unresolved_seeds"]),
+                "dates_with_too_few_seeds": len(summary["dates_with_too_few_seeds"]),
+                "characteristic_traits": dg.MetadataValue.md(
+                    markdown_table(
+                        ["trait", "value", "seeds", "seed share", "population share", "likelihood ratio"],
+                        summary["characteristic_traits"],
+                    )
+                ),
+                "preview": dg.MetadataValue.md(preview),
+            }
+        )
+
+    return account_lookalike
+
+
+def build_sales_view_asset(settings: Settings) -> dg.AssetsDefinition | None:
+    """None without an account goal (the view's fit is an account score)."""
+    partitions = scoring_partitions(settings, "account")
+    if partitions is None:
+        return None
+    by_day = dg.MultiToSingleDimensionPartitionMapping(DATE)
+
+    @dg.asset(
+        key=SALES_VIEW_KEY,
+        partitions_def=partitions,
+        deps=[
+            score_key("account"),
+            *(
+                dg.AssetDep(key, partition_mapping=by_day)
+                for key in (INTENT_KEY, LOOKALIKE_KEY, PERSONAS_KEY)
+            ),
+        ],
+        group_name="scoring",
+        kinds={"duckdb", "csv", "parquet"},
+        pool="duckdb",
+        description="Who to call this week and why: per account of the goal and day, the fit score and "
+        "reasons, look-alike score and nearest customers, intent level, topics and trend, engaged and "
+        "missing personas, an action (call now / nurture / watch / no action) and call rank; exported "
+        "with the CRM export (<data dir>/exports/crm/<goal>/account_sales_view_<date>.csv and .parquet).",
+    )
+    def account_sales_view(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        goal, score_date = score_date_of(context)
+        with duckdb.get_connection() as con:
+            missing = missing_inputs(con)
+            actions = write_sales_view(con, goal, score_date)
+            rows, csv_path, parquet_path = export_sales_view(
+                con, goal, score_date, settings.data_dir / "exports" / "crm"
+            )
+            first_calls = con.execute(
+                f"SELECT call_rank, account_key, account_name, action, why FROM {SALES_VIEW_TABLE} "
+                "WHERE goal = ? AND as_of_date = ? ORDER BY call_rank LIMIT 10",
+                [goal, score_date],
+            ).fetchall()
+        if missing:
+            context.log.warning(f"not materialized yet, their columns are empty: {', '.join(missing)}")
+        return dg.MaterializeResult(
+            metadata={
+                "goal": goal,
+                "score_date": str(score_date),
+                "dagster/row_count": rows,
+                **{f"accounts_{action.replace(' ', '_')}": actions.get(action, 0) for action in ACTIONS},
+                "missing_inputs": ", ".join(missing),
+                "first_calls": dg.MetadataValue.md(
+                    markdown_table(["rank", "account", "name", "action", "why"], first_calls)
+                ),
+                "csv": dg.MetadataValue.path(str(csv_path)),
+                "parquet": dg.MetadataValue.path(str(parquet_path)),
+            }
+        )
+
+    return account_sales_view
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     settings = Settings.from_env()
-    return dg.Definitions(assets=[build_intent_asset(settings), build_personas_asset(settings)])
+    assets = [
+        build_intent_asset(settings),
+        build_personas_asset(settings),
+        build_lookalike_asset(settings),
+        build_sales_view_asset(settings),
+    ]
+    return dg.Definitions(assets=[asset for asset in assets if asset is not None])

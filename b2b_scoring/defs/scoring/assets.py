@@ -47,7 +47,7 @@ def scoring_partitions(settings: Settings, entity: Entity) -> dg.MultiPartitions
     )
 
 
-def _score_date(context: dg.AssetExecutionContext) -> tuple[str, datetime.date]:
+def score_date_of(context: dg.AssetExecutionContext) -> tuple[str, datetime.date]:
     key = context.partition_key
     assert isinstance(key, dg.MultiPartitionKey)
     day = datetime.date.fromisoformat(key.keys_by_dimension[DATE])
@@ -80,7 +80,7 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         "score 0-100, percentile, tier and queue, influential factors, change since the previous score.",
     )
     def scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-        goal_name, score_date = _score_date(context)
+        goal_name, score_date = score_date_of(context)
         goal = goals.get(goal_name)
         with duckdb.get_connection() as con:
             model = champion(con, goal.name)
@@ -126,7 +126,7 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         "(CSV, spreadsheet-safe, and Parquet under <data dir>/exports/crm).",
     )
     def crm_export(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-        goal_name, score_date = _score_date(context)
+        goal_name, score_date = score_date_of(context)
         with duckdb.get_connection() as con:
             rows, csv_path, parquet_path = export_changes(
                 con, entity, goal_name, score_date, settings.data_dir / "exports" / "crm"

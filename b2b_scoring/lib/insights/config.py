@@ -1,5 +1,5 @@
-"""insights.yaml: intent topic groups per product line and how intent is scored, validated at load
-(errors name the file and the field)."""
+"""insights.yaml: intent topic groups per product line and how intent is scored, personas, and the
+look-alike seeds and traits, validated at load (errors name the file and the field)."""
 
 from __future__ import annotations
 
@@ -51,11 +51,33 @@ class Persona:
     min_seniority: str
 
 
+LOOKALIKE_TRAITS: tuple[str, ...] = (
+    "industry",
+    "country",
+    "employees",
+    "revenue_per_employee",
+    "engaged_persons",
+    "engagement_events",
+)
+CLOSED_WON = "closed_won"
+
+
+@dataclass(frozen=True)
+class LookalikeConfig:
+    # None: the accounts with a Closed Won opportunity; else account keys or website domains.
+    seeds: tuple[str, ...] | None = None
+    traits: tuple[str, ...] = LOOKALIKE_TRAITS
+    prior_strength: float = 2.0
+    behaviour_days: int = 90
+    nearest_seeds: int = 3
+
+
 @dataclass(frozen=True)
 class InsightsConfig:
     intent: IntentConfig
     personas: tuple[Persona, ...]
     persona_engagement_days: int = 30
+    lookalike: LookalikeConfig = LookalikeConfig()
 
 
 def default_insights_path() -> Path:
@@ -73,7 +95,74 @@ def load_insights(path: Path) -> InsightsConfig:
         intent=_intent(path, document["intent"]),
         personas=_personas(path, document.get("personas")),
         persona_engagement_days=days,
+        lookalike=_lookalike(path, document.get("lookalike", {})),
     )
+
+
+def _lookalike(path: Path, section: object) -> LookalikeConfig:
+    if not isinstance(section, Mapping):
+        raise InsightsConfigError(f"{path}: lookalike must be a mapping")
+    unknown = set(section) - {
+        "seeds",
+        "seeds_file",
+        "traits",
+        "prior_strength",
+        "behaviour_days",
+        "nearest_seeds",
+    }
+    if unknown:
+        raise InsightsConfigError(f"{path}: lookalike has unknown fields: {', '.join(sorted(unknown))}")
+    defaults = LookalikeConfig()
+    seeds = _seeds(path, section.get("seeds", CLOSED_WON), section.get("seeds_file"))
+    traits = section.get("traits", list(defaults.traits))
+    if not isinstance(traits, list) or not traits or not set(traits) <= set(LOOKALIKE_TRAITS):
+        raise InsightsConfigError(
+            f"{path}: lookalike.traits must be a non-empty list of {', '.join(LOOKALIKE_TRAITS)}, "
+            f"got {traits!r}"
+        )
+    prior = section.get("prior_strength", defaults.prior_strength)
+    if not isinstance(prior, int | float) or isinstance(prior, bool) or prior <= 0:
+        raise InsightsConfigError(
+            f"{path}: lookalike.prior_strength must be a positive number, got {prior!r}"
+        )
+    counts = {
+        name: section.get(name, getattr(defaults, name)) for name in ("behaviour_days", "nearest_seeds")
+    }
+    for name, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InsightsConfigError(f"{path}: lookalike.{name} must be a positive integer, got {value!r}")
+    return LookalikeConfig(
+        seeds=seeds, traits=tuple(dict.fromkeys(traits)), prior_strength=float(prior), **counts
+    )
+
+
+def _seeds(path: Path, seeds: object, seeds_file: object) -> tuple[str, ...] | None:
+    """None for the Closed Won accounts; else the listed seeds, or the non-empty lines of
+    seeds_file (relative to the insights file; a header line `account` or `domain` is skipped)."""
+    if seeds_file is not None:
+        if seeds != CLOSED_WON:
+            raise InsightsConfigError(f"{path}: give lookalike.seeds or lookalike.seeds_file, not both")
+        if not isinstance(seeds_file, str):
+            raise InsightsConfigError(f"{path}: lookalike.seeds_file must be a path, got {seeds_file!r}")
+        file = path.parent / seeds_file
+        try:
+            lines = file.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InsightsConfigError(
+                f"{path}: lookalike.seeds_file {file} cannot be read: {error}"
+            ) from error
+        listed = [line.strip() for line in lines if line.strip()]
+        if listed and listed[0].lower() in ("account", "account_key", "domain", "website"):
+            listed = listed[1:]
+        return tuple(listed)
+    if seeds == CLOSED_WON:
+        return None
+    if not isinstance(seeds, list) or not all(isinstance(seed, str) and seed.strip() for seed in seeds):
+        raise InsightsConfigError(
+            f"{path}: lookalike.seeds must be {CLOSED_WON} or a list of account keys or website domains, "
+            f"got {seeds!r}"
+        )
+    return tuple(seed.strip() for seed in seeds)
 
 
 def _personas(path: Path, section: object) -> tuple[Persona, ...]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from b2b_scoring.lib.exports import export_csv
+from b2b_scoring.lib.exports import export_csv_and_parquet
 from b2b_scoring.lib.goals import Entity, Goal
 from b2b_scoring.lib.ingestion.ingest import naive_utc
 from b2b_scoring.lib.ml.training_sets import excludes_converted
@@ -215,12 +215,9 @@ def export_changes(
     """The records of the goal and day whose score or tier changed (or that are new), in CRM field
     names, as spreadsheet-safe CSV and as Parquet: (rows, csv path, parquet path)."""
     table, key = SCORE_TABLES[entity], KEY_COLUMNS[entity]
-    stem = directory / goal / f"{entity}_scores_{score_date.isoformat()}"
-    csv_path, parquet_path = stem.with_suffix(".csv"), stem.with_suffix(".parquet")
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(
+    return export_csv_and_parquet(
+        con,
         f"""
-        CREATE OR REPLACE TEMP TABLE _crm_export AS
         SELECT {key} AS {CRM_ID_FIELDS[entity]},
                goal AS Scoring_Goal__c,
                score_date AS Score_Date__c,
@@ -238,13 +235,8 @@ def export_changes(
         ORDER BY score DESC, {key}
         """,
         {"goal": goal, "day": score_date},
+        directory / goal / f"{entity}_scores_{score_date.isoformat()}",
     )
-    try:
-        rows = export_csv(con, "_crm_export", csv_path)
-        con.table("_crm_export").write_parquet(str(parquet_path))
-    finally:
-        con.execute("DROP TABLE IF EXISTS _crm_export")
-    return rows, csv_path, parquet_path
 
 
 def score_history(

@@ -1,7 +1,9 @@
 """The simulated B2B world: accounts, persons, buying journeys and everything they leave behind.
 
 Generative story (all times are days since the world's first day):
-- Accounts have firmographics and a latent fit that depends non-linearly on them.
+- Accounts have firmographics and a latent fit that depends non-linearly on them. A planted
+  ideal customer segment (Software and Financial Services accounts above 1,000 employees) gets
+  extra fit; truth.accounts flags it, the ground truth of look-alike scoring.
 - Accounts go in market (episodes) at a rate that grows with fit. An episode draws in a buying
   committee: persons of the account start research journeys within a few weeks, third-party
   intent rises from three weeks before, and an opportunity may open and move through stages.
@@ -173,6 +175,7 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
         "employees": employees,
         "revenue": revenue,
         "fit": fit,
+        "ideal_customer_segment": enterprise_in_core_industry,
         "opportunity_probability": opportunity_probability,
         "advance_probability": advance_probability,
         "created": created,
@@ -865,6 +868,7 @@ def _truth_tables(
                 "domain": accounts["domain"],
                 "created_day": pa.array(accounts["created"]),
                 "fit": pa.array(accounts["fit"]),
+                "ideal_customer_segment": pa.array(accounts["ideal_customer_segment"]),
                 "episodes_per_day": pa.array(episodes["rate"]),
                 "opportunity_probability": pa.array(accounts["opportunity_probability"]),
                 **{
@@ -929,11 +933,22 @@ def _profiles(config: SimulationConfig) -> tuple[list[np.random.Generator], dict
 def simulate_profiles(config: SimulationConfig) -> World:
     """Only the persons and accounts tables of the world of `config` (the same rows as
     `simulate_world`, except account creation dates, which follow the activity there), with the
-    true account and link class of every person: for lead-to-account matching at any size."""
+    true account and link class of every person and the accounts' fit and planted ideal customer
+    segment: for lead-to-account matching and look-alikes at any size."""
     _, accounts, persons = _profiles(config)
     tables = _contract_tables(config, accounts, persons)
     tables = {name: table.select(contract.CONTRACTS[name].column_names) for name, table in tables.items()}
-    return World(config=config, tables=tables, truth={"persons": pa.table(_link_truth(accounts, persons))})
+    truth = {
+        "persons": pa.table(_link_truth(accounts, persons)),
+        "accounts": pa.table(
+            {
+                "account_key": accounts["key"],
+                "fit": pa.array(accounts["fit"]),
+                "ideal_customer_segment": pa.array(accounts["ideal_customer_segment"]),
+            }
+        ),
+    }
+    return World(config=config, tables=tables, truth=truth)
 
 
 def simulate_world(config: SimulationConfig, progress: Progress | None = None) -> World:
