@@ -147,6 +147,16 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--days", type=_positive_int, default=14, help="score dates of history (default 14)")
     explain.set_defaults(command=explain_command)
 
+    acknowledge = commands.add_parser(
+        "acknowledge-drift",
+        help="Record that you have looked at a goal's score drift: its CRM export runs again until the next "
+        "model version (which is checked afresh).",
+    )
+    acknowledge.add_argument("--goal", required=True)
+    acknowledge.add_argument("--by", required=True, help="who acknowledges (name or e-mail)")
+    acknowledge.add_argument("--note", default="", help="why the drift is acceptable")
+    acknowledge.set_defaults(command=acknowledge_drift_command)
+
     dev = commands.add_parser("dev", help=f"Start the Dagster UI on http://{UI_HOST}:$PORT (default 3000).")
     dev.set_defaults(command=dev_command)
     return parser
@@ -216,6 +226,26 @@ def score_command(args: argparse.Namespace) -> int:
         )
     print(f"{len(results) - len(failed)} of {len(results)} scoring runs succeeded")
     return 1 if failed else 0
+
+
+def acknowledge_drift_command(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from b2b_scoring.lib.ml.registry import champion
+    from b2b_scoring.lib.monitoring.drift import acknowledge
+
+    settings = Settings.from_env()
+    if not settings.warehouse_path.exists():
+        print(f"b2b-scoring: no warehouse at {settings.warehouse_path} (run `make demo`)", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        model = champion(con, args.goal)
+        if model is None:
+            print(f"b2b-scoring: goal {args.goal} has no champion model", file=sys.stderr)
+            return 1
+        acknowledge(con, args.goal, model["version"], args.by, args.note)
+    print(f"drift of goal {args.goal}, model v{model['version']}, acknowledged by {args.by}")
+    return 0
 
 
 def explain_command(args: argparse.Namespace) -> int:

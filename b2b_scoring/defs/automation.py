@@ -3,9 +3,11 @@
 import dagster as dg
 
 from b2b_scoring.defs.insights.assets import SALES_VIEW_KEY
+from b2b_scoring.defs.monitoring.assets import monitoring_keys
 from b2b_scoring.defs.partitions import PARTITION_RANGE_END_TAG
-from b2b_scoring.defs.scoring.assets import DATE, GOAL, export_key, score_key, scoring_partitions
+from b2b_scoring.defs.scoring.assets import DATE, GOAL, drift_key, export_key, score_key, scoring_partitions
 from b2b_scoring.lib.goals import ENTITIES
+from b2b_scoring.lib.monitoring.drift import ERROR_PSI
 from b2b_scoring.lib.settings import Settings
 
 DAILY_PIPELINE_JOB = "daily_pipeline_job"
@@ -15,7 +17,7 @@ SCORING_JOBS = {"person": "person_scoring_job", "account": "account_scoring_job"
 # Goal-partitioned (training) and day x goal partitioned (scoring) assets cannot share a job
 # with daily-partitioned ones.
 TRAINING = dg.AssetSelection.groups("training")
-SCORING = dg.AssetSelection.groups("scoring")
+SCORING = dg.AssetSelection.groups("scoring", "monitoring")
 # Intraday rescoring (unpartitioned, launched by its sensor) is never part of a daily run.
 OWN_JOBS = TRAINING | SCORING | dg.AssetSelection.groups("intraday")
 
@@ -49,10 +51,14 @@ def automation() -> dg.Definitions:
         dg.define_asset_job(
             SCORING_JOBS[entity],
             selection=dg.AssetSelection.assets(
-                score_key(entity), export_key(entity), *([SALES_VIEW_KEY] if entity == "account" else [])
+                score_key(entity),
+                *monitoring_keys(entity),
+                export_key(entity),
+                *([SALES_VIEW_KEY] if entity == "account" else []),
             ),
             partitions_def=scoring_partitions(settings, entity),
-            description=f"Per day and {entity} goal: score with the champion model, then export the changes"
+            description=f"Per day and {entity} goal: score with the champion model, monitor drift, realized "
+            "performance and alerts, then export the changes (held back while the scores drift)"
             + (" and the sales view." if entity == "account" else "."),
         )
         for entity in ENTITIES
@@ -92,9 +98,34 @@ def automation() -> dg.Definitions:
         date = context.scheduled_execution_time.date().isoformat()
         return [dg.RunRequest(run_key=f"{goal}-{date}", partition_key=goal) for goal in goals]
 
+    @dg.multi_asset_sensor(
+        monitored_assets=[drift_key(entity) for entity in ENTITIES if scoring_partitions(settings, entity)],
+        job=training_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Retrain a goal when its scores drift: a drift materialization with score PSI >= "
+        f"{ERROR_PSI} requests the goal's training run (once per goal and model version).",
+    )
+    def retrain_on_drift(context: dg.MultiAssetSensorEvaluationContext):
+        requests = []
+        for records in context.latest_materialization_records_by_key().values():
+            if records is None:
+                continue
+            materialization = records.asset_materialization
+            metadata = materialization.metadata if materialization else {}
+            if metadata.get("retrain_recommended") is None or not metadata["retrain_recommended"].value:
+                continue
+            goal, version = metadata["goal"].value, metadata["model_version"].value
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"retrain-{goal}-v{version}", partition_key=str(goal), job_name=TRAINING_JOB
+                )
+            )
+        context.advance_all_cursors()
+        return requests or dg.SkipReason("no goal's scores drift beyond the error threshold")
+
     return dg.Definitions(
         jobs=[daily_pipeline_job, all_assets_job, training_job, *scoring_jobs],
-        sensors=[score_after_daily_pipeline],
+        sensors=[score_after_daily_pipeline, retrain_on_drift],
         schedules=[
             dg.build_schedule_from_partitioned_job(
                 daily_pipeline_job,

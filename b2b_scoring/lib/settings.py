@@ -34,6 +34,7 @@ DEFAULT_MAX_TRAINING_ROWS = 2_000_000
 DEFAULT_START_DATE = datetime.date(2024, 11, 1)
 DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 DEFAULT_ENGAGEMENT_HALF_LIFE_DAYS = 14
+DEFAULT_ALERT_SCORE_JUMP = 20
 MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
 
 
@@ -66,6 +67,9 @@ class Settings:
     match_threshold: float | None = None
     match_min_precision: float = 0.99
     insights_path: Path | None = None
+    # Alerts: a score rise of at least this many points day over day; a webhook to POST them to.
+    alert_score_jump: int = DEFAULT_ALERT_SCORE_JUMP
+    alert_webhook_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +106,8 @@ class Settings:
             match_threshold=_optional_share(env, "B2B_SCORING_MATCH_THRESHOLD"),
             match_min_precision=_optional_share(env, "B2B_SCORING_MATCH_MIN_PRECISION") or 0.99,
             insights_path=_path(env, "B2B_SCORING_INSIGHTS"),
+            alert_score_jump=_int(env, "B2B_SCORING_ALERT_SCORE_JUMP", DEFAULT_ALERT_SCORE_JUMP, minimum=1),
+            alert_webhook_url=_get(env, "B2B_SCORING_ALERT_WEBHOOK_URL"),
         )
         settings.validate()
         return settings
@@ -111,6 +117,12 @@ class Settings:
             raise SettingsError(
                 f"B2B_SCORING_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r} is not a size "
                 "such as 4GB or 512MB."
+            )
+        if self.alert_webhook_url is not None and not self.alert_webhook_url.startswith(
+            ("http://", "https://")
+        ):
+            raise SettingsError(
+                f"B2B_SCORING_ALERT_WEBHOOK_URL={self.alert_webhook_url!r} is not an http(s) URL."
             )
         if self.mapping_path is not None and not self.mapping_path.is_file():
             raise SettingsError(f"B2B_SCORING_MAPPING={self.mapping_path} is not a file.")
@@ -149,6 +161,10 @@ class Settings:
     def models_dir(self) -> Path:
         """Model artifacts: models/<goal>/v<version>.pkl, registered in ml.model_registry."""
         return self.data_dir / "models"
+
+    @property
+    def alerts_file(self) -> Path:
+        return self.data_dir / "alerts" / "alerts.jsonl"
 
     @property
     def simulator_dir(self) -> Path:

@@ -9,7 +9,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.partitions import daily_partitions
-from b2b_scoring.defs.scoring.assets import DATE, score_date_of, score_key, scoring_partitions
+from b2b_scoring.defs.scoring.assets import DATE, drift_key, score_date_of, score_key, scoring_partitions
 from b2b_scoring.lib.insights.intent import INTENT_TABLE, write_account_intent
 from b2b_scoring.lib.insights.lookalike import LOOKALIKE_TABLE, LookalikeError, write_account_lookalike
 from b2b_scoring.lib.insights.personas import COMMITTEE_TABLE, write_personas
@@ -169,7 +169,11 @@ def build_lookalike_asset(settings: Settings) -> dg.AssetsDefinition:
             try:
                 summary = write_account_lookalike(con, first, last, config)
             except LookalikeError as error:
-                raise dg.Failure(str(error)) from error
+                # Like a goal without enough history: say why, and let the rest of the day run.
+                context.log.warning(str(error))
+                return dg.MaterializeResult(
+                    metadata={"as_of_dates": f"{first} .. {last}", "not_scored_because": str(error)}
+                )
             preview = preview_markdown(con, *LOOKALIKE_TABLE.split("."))
         if summary["unresolved_seeds"]:
             context.log.warning(f"seeds matching no account: {', '.join(summary['unresolved_seeds'])}")
@@ -204,6 +208,7 @@ def build_sales_view_asset(settings: Settings) -> dg.AssetsDefinition | None:
         partitions_def=partitions,
         deps=[
             score_key("account"),
+            drift_key("account"),
             *(
                 dg.AssetDep(key, partition_mapping=by_day)
                 for key in (INTENT_KEY, LOOKALIKE_KEY, PERSONAS_KEY)

@@ -38,6 +38,11 @@ def export_key(entity: Entity) -> dg.AssetKey:
     return dg.AssetKey(["exports", f"crm_{entity}_scores"])
 
 
+def drift_key(entity: Entity) -> dg.AssetKey:
+    """The monitoring asset whose blocking check holds back the exports of drifted scores."""
+    return dg.AssetKey(["monitoring", f"{entity}_score_drift"])
+
+
 def scoring_partitions(settings: Settings, entity: Entity) -> dg.MultiPartitionsDefinition | None:
     names = [goal.name for goal in settings.goals().goals if goal.entity == entity]
     if not names:
@@ -118,12 +123,13 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
     @dg.asset(
         key=export_key(entity),
         partitions_def=partitions,
-        deps=[score_key(entity)],
+        deps=[score_key(entity), drift_key(entity)],
         group_name="scoring",
         kinds={"duckdb", "csv", "parquet"},
         pool="duckdb",
         description=f"The day's {entity} scores whose score or tier changed, in CRM field names "
-        "(CSV, spreadsheet-safe, and Parquet under <data dir>/exports/crm).",
+        "(CSV, spreadsheet-safe, and Parquet under <data dir>/exports/crm); held back while the "
+        "scores drift (blocking check of the drift asset).",
     )
     def crm_export(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
         goal_name, score_date = score_date_of(context)

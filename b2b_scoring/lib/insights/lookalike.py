@@ -229,7 +229,8 @@ def write_account_lookalike(
 ) -> dict[str, object]:
     """Replace insights.account_lookalike and insights.lookalike_traits for the as-of dates
     first..last (inclusive) in one transaction; return a summary of the last date. Dates with
-    fewer than 2 seeds get no rows (listed in the summary); LookalikeError when no date has 2."""
+    fewer than 2 seeds get no rows (listed in the summary); when no date has 2, their rows are
+    removed and LookalikeError says why."""
     params = {"first": first_as_of, "last": last_as_of, "behaviour_days": config.behaviour_days}
     _create_traits(con, config, params)
     unresolved = _create_seeds(con, config, params)
@@ -242,6 +243,8 @@ def write_account_lookalike(
     )
     too_few = sorted(day for day, seeds in seeds_per_date.items() if seeds < MIN_SEEDS)
     if len(too_few) == len(seeds_per_date):
+        _create_tables(con)
+        _delete_dates(con, first_as_of, last_as_of)
         where = (
             "accounts with a Closed Won opportunity"
             if config.seeds is None
@@ -283,11 +286,7 @@ def write_account_lookalike(
     )
     _create_tables(con)
     with transaction(con):
-        for table in (LOOKALIKE_TABLE, TRAITS_TABLE):
-            con.execute(
-                f"DELETE FROM {table} WHERE as_of_date BETWEEN $first AND $last",
-                {"first": first_as_of, "last": last_as_of},
-            )
+        _delete_dates(con, first_as_of, last_as_of)
         con.execute(
             f"""
             INSERT INTO {TRAITS_TABLE} BY NAME
@@ -335,6 +334,13 @@ def write_account_lookalike(
     ):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return _summary(con, last_as_of, seeds_per_date[last_as_of], unresolved, too_few)
+
+
+def _delete_dates(con: duckdb.DuckDBPyConnection, first: datetime.date, last: datetime.date) -> None:
+    for table in (LOOKALIKE_TABLE, TRAITS_TABLE):
+        con.execute(
+            f"DELETE FROM {table} WHERE as_of_date BETWEEN $first AND $last", {"first": first, "last": last}
+        )
 
 
 def _create_likelihood_ratios(con: duckdb.DuckDBPyConnection, prior_strength: float) -> None:

@@ -12,7 +12,7 @@ from b2b_scoring.lib.sql import markdown_table
 BAR_WIDTH = 30
 
 
-def _bar(value: float, scale: float) -> str:
+def bar(value: float, scale: float) -> str:
     """A horizontal bar of `value` on a 0..scale axis, in block characters."""
     cells = 0 if scale <= 0 else round(BAR_WIDTH * min(max(value / scale, 0.0), 1.0))
     return "█" * cells or "·"
@@ -75,7 +75,7 @@ def calibration_markdown(result: CandidateResult) -> str:
     scale = max(max(r.mean_probability, r.observed_rate) for r in result.calibration)
     rows = [
         [r.bin, f"{r.rows:,}", f"{r.mean_probability:.4f}", f"{r.observed_rate:.4f}",
-         f"`{_bar(r.mean_probability, scale)}`", f"`{_bar(r.observed_rate, scale)}`"]
+         f"`{bar(r.mean_probability, scale)}`", f"`{bar(r.observed_rate, scale)}`"]
         for r in result.calibration
     ]  # fmt: skip
     return markdown_table(
@@ -87,7 +87,7 @@ def gains_markdown(result: CandidateResult) -> str:
     """Lift and cumulative recall from the top-scored decile down."""
     scale = max(r.lift for r in result.gains)
     rows = [
-        [r.decile, f"{r.rows:,}", f"{r.conversion_rate:.4f}", f"{r.lift:.2f}", f"`{_bar(r.lift, scale)}`",
+        [r.decile, f"{r.rows:,}", f"{r.conversion_rate:.4f}", f"{r.lift:.2f}", f"`{bar(r.lift, scale)}`",
          f"{r.cumulative_recall:.3f}"]
         for r in result.gains
     ]  # fmt: skip
@@ -102,7 +102,7 @@ def importance_markdown(importance: Sequence[FieldImportance], top: int = 20) ->
         [
             f.field,
             "" if f.shap_share is None else f"{f.shap_share:.3f}",
-            f"`{_bar(f.shap_share if f.shap_share is not None else f.gain_share, 1.0)}`",
+            f"`{bar(f.shap_share if f.shap_share is not None else f.gain_share, 1.0)}`",
             f"{f.gain_share:.3f}",
             ", ".join(f.features),
         ]
