@@ -69,18 +69,19 @@ def test_jobs_and_schedule_resolve(definitions: dg.Definitions) -> None:
     training_keys = {dg.AssetKey(["ml", "training_sets"]), dg.AssetKey(["ml", "model_registry"])}
     assert set(training.asset_layer.executable_asset_keys) == training_keys
     assert training.partitions_def.get_partition_keys() == ["lead_conversion", "opportunity_contract"]
-    scoring_keys = {
-        dg.AssetKey(["scores", "person_scores"]),
-        dg.AssetKey(["exports", "crm_person_scores"]),
-        dg.AssetKey(["scores", "account_scores"]),
-        dg.AssetKey(["exports", "crm_account_scores"]),
-    }
+    scoring_keys = set()
     for entity, goal in (("person", "lead_conversion"), ("account", "opportunity_contract")):
         scoring = definitions.resolve_job_def(SCORING_JOBS[entity])
-        assert {k.path[1] for k in scoring.asset_layer.executable_asset_keys} == {
-            f"{entity}_scores",
-            f"crm_{entity}_scores",
+        keys = set(scoring.asset_layer.executable_asset_keys)
+        assert {k.to_user_string() for k in keys} == {
+            f"scores/{entity}_scores",
+            f"monitoring/{entity}_score_drift",
+            f"monitoring/{entity}_realized_performance",
+            f"monitoring/{entity}_alerts",
+            f"exports/crm_{entity}_scores",
+            *(["insights/account_sales_view"] if entity == "account" else []),
         }
+        scoring_keys |= keys
         dimensions = {d.name: d.partitions_def for d in scoring.partitions_def.partitions_defs}
         assert dimensions["goal"].get_partition_keys() == [goal]
         assert dimensions["date"] == daily.partitions_def
@@ -191,3 +192,32 @@ def test_new_raw_persons_outside_a_matching_run_trigger_rematching(definitions: 
         together = evaluate([persons_stub, matches_stub], instance, alone.cursor)
         assert not together.run_requests
         assert "matches persons itself" in together.skip_message
+
+
+def test_drift_beyond_the_error_threshold_requests_retraining(definitions: dg.Definitions) -> None:
+    sensor = definitions.resolve_sensor_def("retrain_on_drift")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    drift = {
+        "person": ("lead_conversion", True),
+        "account": ("opportunity_contract", False),
+    }
+    with dg.instance_for_test() as instance:
+        for entity, (goal, recommended) in drift.items():
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=dg.AssetKey(["monitoring", f"{entity}_score_drift"]),
+                    partition=f"2025-07-06|{goal}",
+                    metadata={"goal": goal, "model_version": 3, "retrain_recommended": recommended},
+                )
+            )
+        context = dg.build_multi_asset_sensor_context(
+            monitored_assets=[dg.AssetKey(["monitoring", f"{entity}_score_drift"]) for entity in drift],
+            instance=instance,
+            repository_def=definitions.get_repository_def(),
+        )
+        requests = sensor(context)
+        assert [(r.partition_key, r.run_key, r.job_name) for r in requests] == [
+            ("lead_conversion", "retrain-lead_conversion-v3", TRAINING_JOB)
+        ]
+        # The cursors moved on: the same materializations do not ask again.
+        assert isinstance(sensor(context), dg.SkipReason)
