@@ -15,6 +15,7 @@ from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.defs.training.assets import MODEL_REGISTRY_KEY
 from b2b_scoring.lib.goals import ENTITIES, Entity, GoalSet
 from b2b_scoring.lib.ml.registry import champion, load_model
+from b2b_scoring.lib.ml.reports import score_distribution_markdown
 from b2b_scoring.lib.ml.training import TrainedModel
 from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
 from b2b_scoring.lib.scoring.scores import score_records
@@ -115,6 +116,9 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
                 "model_version": model["version"],
                 "dagster/row_count": written.rows,
                 "tier_counts": dg.MetadataValue.json(written.tiers),
+                "score_distribution": dg.MetadataValue.md(
+                    score_distribution_markdown(scored.column("score").to_numpy())
+                ),
                 "changed_or_new": written.changed,
                 "previous_score_date": str(written.previous_score_date or ""),
             }

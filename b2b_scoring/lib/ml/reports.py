@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from b2b_scoring.lib.ml.backtest import BacktestReport, CandidateResult
 from b2b_scoring.lib.ml.goal_training import FieldImportance
 from b2b_scoring.lib.sql import markdown_table
@@ -109,3 +111,21 @@ def importance_markdown(importance: Sequence[FieldImportance], top: int = 20) ->
         for f in importance[:top]
     ]
     return markdown_table(["business field", "mean |SHAP| share", "plot", "gain share", "features"], rows)
+
+
+def score_distribution_markdown(scores: np.ndarray) -> str:
+    """Records per band of ten score points (90-100 last), with bars on one axis."""
+    counts = np.bincount(np.minimum(np.asarray(scores, dtype=int) // 10, 9), minlength=10)
+    top = max(int(counts.max()), 1)
+    return markdown_table(
+        ["score", "records", "share", "plot"],
+        [
+            [
+                f"{10 * band}-{10 * band + (10 if band == 9 else 9)}",
+                f"{count:,}",
+                f"{count / max(counts.sum(), 1):.1%}",
+                f"`{bar(count, top)}`",
+            ]
+            for band, count in enumerate(counts)
+        ],
+    )
