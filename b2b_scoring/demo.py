@@ -26,6 +26,7 @@ ML_SCHEMA = "ml"
 SCORES_SCHEMA = "scores"
 MATCHING_SCHEMA = "matching"
 INSIGHTS_SCHEMA = "insights"
+MONITORING_SCHEMA = "monitoring"
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
                 ML_SCHEMA,
                 SCORES_SCHEMA,
                 INSIGHTS_SCHEMA,
+                MONITORING_SCHEMA,
                 TRUTH_SCHEMA,
             )
         }

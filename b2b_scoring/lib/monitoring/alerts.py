@@ -1,5 +1,6 @@
-"""Alerts for sales: a record that enters tier A, a score that rises by at least `score_jump`
-points day over day, and (accounts) intent that turns High for a product line.
+"""Alerts for sales: a record that enters tier A (from a lower tier, or new since the goal's
+previous score date; not on its first one), a score that rises by at least `score_jump` points
+day over day, and (accounts) intent that turns High for a product line.
 
 Each alert has an id made of what it is about (kind, record, goal, day, product line), so it is
 raised once: a rerun finds it in monitoring.alerts and raises nothing. New alerts are appended to
@@ -49,6 +50,9 @@ def _candidates_sql(entity: Entity, with_intent: bool) -> str:
                END AS detail
         FROM {SCORE_TABLES[entity]}
         WHERE goal = $goal AND score_date = $day AND tier = 'A' AND previous_tier IS DISTINCT FROM 'A'
+          -- on the goal's first score date everyone is new: no alert flood on day one
+          AND (previous_tier IS NOT NULL
+               OR EXISTS (SELECT 1 FROM {SCORE_TABLES[entity]} WHERE goal = $goal AND score_date < $day))
         UNION ALL
         SELECT 'score_jump', {key}, goal, score_date, score, previous_score, tier, previous_tier, NULL,
                format('score rose {{}} points ({{}} -> {{}})', score_change, previous_score, score)
