@@ -1,5 +1,6 @@
 import datetime
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -117,3 +118,17 @@ def year_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YearWorld]:
             for goal in settings.goals().names()
         }
         yield YearWorld(settings, trained)
+
+
+def copy_year_world(year_world: YearWorld, directory: Path) -> Path:
+    """A writable copy of the 400-day world's data (without its Dagster home): directory/data."""
+    data_dir = directory / "data"
+    shutil.copytree(year_world.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    return data_dir
+
+
+def use_year_world(patch: pytest.MonkeyPatch, data_dir: Path) -> Settings:
+    """Point the B2B_SCORING_* environment at a copy of the 400-day world; its settings."""
+    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
+        patch.setenv(name, value)
+    return Settings.from_env()

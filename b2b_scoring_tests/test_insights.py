@@ -1,7 +1,6 @@
 """Account intent on the 400-day world (a copy): accounts the simulator planted as in market score
 High well before their opportunity opens, rarely otherwise; the asset backfills idempotently."""
 
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -14,8 +13,7 @@ from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib.insights.config import InsightsConfigError, default_insights_path, load_insights
 from b2b_scoring.lib.insights.intent import INTENT_TABLE
 from b2b_scoring.lib.insights.personas import COMMITTEE_TABLE, FIT_TABLE, IMPORTANCE_TABLE
-from b2b_scoring.lib.settings import Settings
-from b2b_scoring_tests.conftest import YEAR_ENV
+from b2b_scoring_tests.conftest import copy_year_world, use_year_world
 
 
 def test_shipped_insights_config_loads_and_errors_name_the_field(tmp_path: Path) -> None:
@@ -35,12 +33,9 @@ def test_shipped_insights_config_loads_and_errors_name_the_field(tmp_path: Path)
 
 @pytest.fixture(scope="module")
 def intent_world(year_world, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("intent_world") / "data"
-    shutil.copytree(year_world.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    data_dir = copy_year_world(year_world, tmp_path_factory.mktemp("intent_world"))
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
-            patch.setenv(name, value)
-        settings = Settings.from_env()
+        settings = use_year_world(patch, data_dir)
         asset = build_intent_asset(settings)
         result = dg.materialize(
             [asset], resources=resources().resources, tags=partition_range_tags("2024-06-01", "2025-06-29")
@@ -83,8 +78,7 @@ def test_planted_in_market_accounts_score_high_before_their_opportunity_opens(in
 
 def test_intent_rows_topics_trend_and_idempotent_backfill(intent_world, monkeypatch) -> None:
     settings, asset, result = intent_world
-    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(settings.data_dir)}.items():
-        monkeypatch.setenv(name, value)
+    use_year_world(monkeypatch, settings.data_dir)
     metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
     lines = len(settings.insights().intent.product_lines)
     with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -123,8 +117,7 @@ def test_intent_rows_topics_trend_and_idempotent_backfill(intent_world, monkeypa
 
 def test_persona_fit_committee_coverage_and_learned_importance(intent_world, monkeypatch) -> None:
     settings, _, _ = intent_world
-    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(settings.data_dir)}.items():
-        monkeypatch.setenv(name, value)
+    use_year_world(monkeypatch, settings.data_dir)
     asset = build_personas_asset(settings)
     result = dg.materialize(
         [asset], resources=resources().resources, tags=partition_range_tags("2025-06-23", "2025-06-29")

@@ -3,7 +3,6 @@ Financial Services accounts above 1,000 employees): seeds from the segment, the 
 out, must rank at the top."""
 
 import datetime
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -29,9 +28,8 @@ from b2b_scoring.lib.insights.lookalike import (
     LookalikeError,
     write_account_lookalike,
 )
-from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import SimulationConfig, simulate_profiles
-from b2b_scoring_tests.conftest import YEAR_ENV
+from b2b_scoring_tests.conftest import copy_year_world, use_year_world
 
 END = datetime.date(2025, 6, 30)
 AS_OF = END + datetime.timedelta(days=1)
@@ -168,12 +166,9 @@ def test_lookalike_config_validation(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def lookalike_world(year_world, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("lookalike_world") / "data"
-    shutil.copytree(year_world.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    data_dir = copy_year_world(year_world, tmp_path_factory.mktemp("lookalike_world"))
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
-            patch.setenv(name, value)
-        settings = Settings.from_env()
+        settings = use_year_world(patch, data_dir)
         asset = build_lookalike_asset(settings)
         result = dg.materialize(
             [asset], resources=resources().resources, tags=partition_range_tags("2025-06-20", "2025-06-29")
@@ -186,8 +181,7 @@ def test_closed_won_lookalikes_follow_the_true_fit_and_rerun_identically(
     lookalike_world, monkeypatch
 ) -> None:
     settings, asset, result = lookalike_world
-    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(settings.data_dir)}.items():
-        monkeypatch.setenv(name, value)
+    use_year_world(monkeypatch, settings.data_dir)
     metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         winners = con.execute(

@@ -3,7 +3,6 @@ passed, drift against the training window with a blocking check that holds back 
 until acknowledged, and alerts raised once."""
 
 import json
-import shutil
 
 import dagster as dg
 import duckdb
@@ -19,7 +18,7 @@ from b2b_scoring.defs.scoring.assets import DATE, GOAL, _entity_assets, drift_ke
 from b2b_scoring.defs.training.assets import training_definitions
 from b2b_scoring.lib.monitoring.drift import population_stability_index
 from b2b_scoring.lib.settings import Settings
-from b2b_scoring_tests.conftest import YEAR_ENV
+from b2b_scoring_tests.conftest import copy_year_world, use_year_world
 
 GOAL_NAME = "lead_conversion"
 # Score dates 2025-03-02..04 have matured by the world's last day (90-day window); 2025-06-30 not.
@@ -74,12 +73,9 @@ class Scoring:
 def monitored(year_world, tmp_path_factory):
     if not year_world.training[GOAL_NAME].success:
         pytest.skip("the lead goal of the 400-day world did not train")
-    data_dir = tmp_path_factory.mktemp("monitoring_world") / "data"
-    shutil.copytree(year_world.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    data_dir = copy_year_world(year_world, tmp_path_factory.mktemp("monitoring_world"))
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
-            patch.setenv(name, value)
-        scoring = Scoring(Settings.from_env())
+        scoring = Scoring(use_year_world(patch, data_dir))
         scoring.features(PAST_DAYS[0], PAST_DAYS[-1])
         scoring.features(TODAY, TODAY)
         past = [scoring.score(day) for day in PAST_DAYS]
@@ -146,8 +142,7 @@ def test_alerts_are_raised_once(monitored, monkeypatch) -> None:
     assert sum(line["kind"] == "tier_a" and line["score_date"] == "2025-06-30" for line in lines) == tier_a
     assert _metadata(today, dg.AssetKey(["monitoring", "person_alerts"]))["new_tier_a"].value == tier_a
     # The same day again: the same scores, nothing new to raise.
-    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(scoring.settings.data_dir)}.items():
-        monkeypatch.setenv(name, value)
+    use_year_world(monkeypatch, scoring.settings.data_dir)
     again = scoring.score(TODAY)
     assert _metadata(again, dg.AssetKey(["monitoring", "person_alerts"]))["new_alerts"].value == 0
     assert alerts_file.read_text().count("\n") == len(lines)
@@ -171,8 +166,7 @@ def test_drift_blocks_the_export_until_acknowledged(monitored, monkeypatch) -> N
             "UPDATE features.person_features SET engagement_score = engagement_score * 20 + 50, "
             "days_since_last_activity = 0 WHERE as_of_date = DATE '2025-06-30'"
         )
-    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(scoring.settings.data_dir)}.items():
-        monkeypatch.setenv(name, value)
+    use_year_world(monkeypatch, scoring.settings.data_dir)
     drifted = scoring.score(TODAY)
     check = next(e for e in drifted.get_asset_check_evaluations() if e.check_name == DRIFT_CHECK)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR

@@ -2,8 +2,6 @@
 goal partition scores every eligible person with the champion model; a rerun leaves the same
 rows; the export holds only what changed since the previous score date."""
 
-import shutil
-
 import dagster as dg
 import duckdb
 import pytest
@@ -15,18 +13,14 @@ from b2b_scoring.defs.resources import resources
 from b2b_scoring.defs.scoring.assets import DATE, GOAL, _entity_assets, export_key, score_key
 from b2b_scoring.defs.scoring.intraday import INTRADAY_KEY, intraday_person_scores
 from b2b_scoring.defs.training.assets import training_definitions
-from b2b_scoring.lib.settings import Settings
-from b2b_scoring_tests.conftest import YEAR_ENV
+from b2b_scoring_tests.conftest import copy_year_world, use_year_world
 
 
 def test_daily_person_scores(year_world, tmp_path, monkeypatch, capsys):
     if not year_world.training["lead_conversion"].success:
         pytest.skip("the lead goal of the 400-day world did not train")
-    data_dir = tmp_path / "data"
-    shutil.copytree(year_world.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("dagster_home"))
-    for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
-        monkeypatch.setenv(name, value)
-    settings = Settings.from_env()
+    settings = use_year_world(monkeypatch, copy_year_world(year_world, tmp_path))
+    data_dir = settings.data_dir
     dbt = dbt_definitions()
     all_resources = {**resources().resources, **dbt.resources}
     daily_dbt = [a for a in dbt.assets if a.partitions_def is not None]

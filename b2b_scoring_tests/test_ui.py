@@ -5,7 +5,6 @@ asset pages and finds the monitoring group, the drift check's result and the sco
 Screenshots go to test-artifacts/ui/ (B2B_SCORING_TEST_ARTIFACTS to move them)."""
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.resources import resources
 from b2b_scoring.lib.dagster_home import ensure_dagster_home
 from b2b_scoring.lib.settings import Settings
-from b2b_scoring_tests.conftest import YEAR_ENV
+from b2b_scoring_tests.conftest import YEAR_ENV, copy_year_world
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("B2B_SCORING_CHROMIUM", "/usr/bin/chromium"))
@@ -80,8 +79,7 @@ def ui(year_world, tmp_path_factory) -> Iterator[tuple[str, Settings]]:
     _browser_or_skip()
     if not year_world.training["lead_conversion"].success:
         pytest.skip("the lead goal of the 400-day world did not train")
-    data_dir = tmp_path_factory.mktemp("ui_world") / "data"
-    shutil.copytree(year_world.settings.data_dir, data_dir, ignore=shutil.ignore_patterns("dagster_home"))
+    data_dir = copy_year_world(year_world, tmp_path_factory.mktemp("ui_world"))
     env = {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home")}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():

@@ -9,7 +9,14 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.partitions import daily_partitions
-from b2b_scoring.defs.scoring.assets import DATE, drift_key, score_date_of, score_key, scoring_partitions
+from b2b_scoring.defs.scoring.assets import (
+    DATE,
+    drift_key,
+    export_metadata,
+    score_date_of,
+    score_key,
+    scoring_partitions,
+)
 from b2b_scoring.lib.insights.intent import INTENT_TABLE, write_account_intent
 from b2b_scoring.lib.insights.lookalike import LOOKALIKE_TABLE, LookalikeError, write_account_lookalike
 from b2b_scoring.lib.insights.personas import COMMITTEE_TABLE, write_personas
@@ -241,14 +248,12 @@ def build_sales_view_asset(settings: Settings) -> dg.AssetsDefinition | None:
             metadata={
                 "goal": goal,
                 "score_date": str(score_date),
-                "dagster/row_count": rows,
+                **export_metadata(rows, csv_path, parquet_path),
                 **{f"accounts_{action.replace(' ', '_')}": actions.get(action, 0) for action in ACTIONS},
                 "missing_inputs": ", ".join(missing),
                 "first_calls": dg.MetadataValue.md(
                     markdown_table(["rank", "account", "name", "action", "why"], first_calls)
                 ),
-                "csv": dg.MetadataValue.path(str(csv_path)),
-                "parquet": dg.MetadataValue.path(str(parquet_path)),
             }
         )
 

@@ -9,12 +9,20 @@ the scoring jobs after the day's scores:
 - <entity>_alerts: tier A entries, score jumps and (accounts) intent turning High.
 """
 
+from collections import Counter
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from b2b_scoring.defs.scoring.assets import drift_key, score_date_of, score_key, scoring_partitions
+from b2b_scoring.defs.scoring.assets import (
+    champion_or_failure,
+    drift_key,
+    score_date_of,
+    score_key,
+    scoring_partitions,
+)
 from b2b_scoring.lib.goals import ENTITIES, Entity
-from b2b_scoring.lib.ml.registry import champion, load_model
+from b2b_scoring.lib.ml.registry import load_model
 from b2b_scoring.lib.ml.reports import bar
 from b2b_scoring.lib.monitoring.alerts import new_alerts, post_to_webhook, record_alerts
 from b2b_scoring.lib.monitoring.drift import (
@@ -103,9 +111,7 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
         goal_name, score_date = score_date_of(context)
         goal = goals.get(goal_name)
         with duckdb.get_connection() as con:
-            model = champion(con, goal.name)
-            if model is None:
-                raise dg.Failure(f"goal {goal.name} has no champion model: nothing to compare")
+            model = champion_or_failure(con, goal.name)
             window = reference_window(con, goal.name, model["version"])
             reference = reference_sample(con, goal, window)
             current = scoring_population(con, goal, score_date)
@@ -260,9 +266,7 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
             except OSError as error:
                 webhook = f"failed: {error}"
                 context.log.warning(f"alert webhook {settings.alert_webhook_url} {webhook}")
-        kinds: dict[str, int] = {}
-        for alert in raised:
-            kinds[str(alert["kind"])] = kinds.get(str(alert["kind"]), 0) + 1
+        kinds = Counter(str(alert["kind"]) for alert in raised)
         return dg.MaterializeResult(
             metadata={
                 "new_alerts": len(raised),

@@ -5,8 +5,11 @@ the goal's champion model; its score_date is that as-of date. Person goals fill
 scores.person_scores, account goals scores.account_scores."""
 
 import datetime
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import duckdb
 import numpy as np
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
@@ -60,6 +63,26 @@ def score_date_of(context: dg.AssetExecutionContext) -> tuple[str, datetime.date
     return key.keys_by_dimension[GOAL], day + datetime.timedelta(days=1)
 
 
+def champion_or_failure(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, Any]:
+    """The goal's champion model; a Failure that says what to run when it has none."""
+    model = champion(con, goal)
+    if model is None:
+        raise dg.Failure(
+            f"goal {goal} has no trained model yet: run training_job for it first "
+            "(its gates say why a goal could not be trained)"
+        )
+    return model
+
+
+def export_metadata(rows: int, csv_path: Path, parquet_path: Path) -> dict[str, Any]:
+    """What an export asset shows: rows written and the two files."""
+    return {
+        "dagster/row_count": rows,
+        "csv": dg.MetadataValue.path(str(csv_path)),
+        "parquet": dg.MetadataValue.path(str(parquet_path)),
+    }
+
+
 def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefinition]:
     partitions = scoring_partitions(settings, entity)
     if partitions is None:
@@ -89,12 +112,7 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         goal_name, score_date = score_date_of(context)
         goal = goals.get(goal_name)
         with duckdb.get_connection() as con:
-            model = champion(con, goal.name)
-            if model is None:
-                raise dg.Failure(
-                    f"goal {goal.name} has no trained model yet: run training_job for it first "
-                    "(its gates say why a goal could not be trained)"
-                )
+            model = champion_or_failure(con, goal.name)
             today = scoring_population(con, goal, score_date)
             before = scoring_population(con, goal, score_date - datetime.timedelta(days=1))
         if today.num_rows == 0:
@@ -141,13 +159,7 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
             rows, csv_path, parquet_path = export_changes(
                 con, entity, goal_name, score_date, settings.data_dir / "exports" / "crm"
             )
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": rows,
-                "csv": dg.MetadataValue.path(str(csv_path)),
-                "parquet": dg.MetadataValue.path(str(parquet_path)),
-            }
-        )
+        return dg.MaterializeResult(metadata=export_metadata(rows, csv_path, parquet_path))
 
     return [scores, crm_export]
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from b2b_scoring.lib.goals import Goal
 from b2b_scoring.lib.ml.metrics import evaluate
-from b2b_scoring.lib.ml.training_sets import conversions_sql
+from b2b_scoring.lib.ml.training_sets import conversions_sql, data_span
 from b2b_scoring.lib.scoring.store import KEY_COLUMNS, SCORE_TABLES
 from b2b_scoring.lib.sql import fetch_single_row, table_exists, transaction
 
@@ -32,10 +32,6 @@ SEGMENT_DAYS = 90
 UNDER_SCORED_RATIO = 1.25
 MIN_SEGMENT_CONVERSIONS = 10
 METRICS = ("roc_auc", "pr_auc", "lift_at_10", "recall_at_10", "brier", "calibration_error")
-
-
-def last_event_day(con: duckdb.DuckDBPyConnection) -> datetime.date | None:
-    return fetch_single_row(con, "SELECT max(event_date) FROM staging.stg_experience_events")[0]
 
 
 def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -102,7 +98,8 @@ def _create_outcomes(con: duckdb.DuckDBPyConnection, goal: Goal, dates: list[dat
 
 def matured_score_dates(con: duckdb.DuckDBPyConnection, goal: Goal) -> list[datetime.date]:
     """The goal's score dates whose prediction window has ended by the last day with events."""
-    last = last_event_day(con)
+    # The same horizon as the training labels: a window is observed once its last day has events.
+    last = data_span(con, goal).last_event_date
     if last is None or not table_exists(con, SCORE_TABLES[goal.entity]):
         return []
     rows = con.execute(
