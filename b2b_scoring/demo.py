@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
+from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from b2b_scoring.defs.automation import ALL_ASSETS_JOB, OWN_JOBS, TRAINING_JOB
+from b2b_scoring.defs.job_names import MONITORING_JOB
 from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.training.assets import TRAINING_SETS_KEY
 from b2b_scoring.lib.contract import CONTRACTS
@@ -27,6 +29,8 @@ SCORES_SCHEMA = "scores"
 MATCHING_SCHEMA = "matching"
 INSIGHTS_SCHEMA = "insights"
 MONITORING_SCHEMA = "monitoring"
+# The code location, as workspace.yaml loads it.
+DEFINITIONS_MODULE, DEFINITIONS_ATTRIBUTE = "b2b_scoring.definitions", "defs"
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,22 @@ def recent_first_partition(first: str, last: str, days: int = RECENT_DAYS) -> st
     return max(first, recent.isoformat())
 
 
+def run_job_metrics(instance: dg.DagsterInstance) -> dg.JobExecutionResult:
+    """Run monitoring_job in this process as a deployed run would: loaded from the code location,
+    whose jobs and schedules the job metrics read (a job executed in process has no repository)."""
+    repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, DEFINITIONS_ATTRIBUTE)
+    return dg.execute_job(
+        repository.get_reconstructable_job(MONITORING_JOB),
+        instance=instance,
+        run_config=INFO_LOGS,
+        raise_on_error=True,
+    )
+
+
 def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     """Run the all-assets job in process on the persistent instance: one run over all partitions
     for everything but the daily tables downstream of raw, then one over their recent days; then
-    the training job once per goal."""
+    the training job once per goal, the scoring of the last days, and the job metrics."""
     from b2b_scoring.definitions import defs
 
     definitions = defs()
@@ -91,7 +107,7 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
         f"materializing {len(every_key)} assets (then training) on a world of {settings.persons:,} persons; "
         f"daily assets in one run over {first} .. {last}, daily features over {recent_first} .. {last}"
     )
-    results = [
+    results: list[dg.ExecuteInProcessResult | dg.JobExecutionResult] = [
         job.execute_in_process(
             instance=instance,
             asset_selection=list(keys),
@@ -128,6 +144,8 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     last_day = datetime.date.fromisoformat(last)
     days = partition_days(last_day - datetime.timedelta(days=SCORED_DAYS - 1), last_day)
     results += run_scoring(definitions, instance, [g for g in goals if g.name in trained], days, log)
+    log("job metrics: scored and matched counts, next schedule ticks, job history")
+    results.append(run_job_metrics(instance))
     evaluations = [
         (result.dagster_run.tags.get("dagster/partition"), e)
         for result in results

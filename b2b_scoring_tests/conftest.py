@@ -11,9 +11,12 @@ import pytest
 
 from b2b_scoring.defs.features.dbt import defs as dbt_definitions
 from b2b_scoring.defs.matching.assets import defs as matching_definitions
+from b2b_scoring.defs.monitoring.assets import _entity_monitoring, monitoring_keys
 from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.raw.assets import raw_definitions
 from b2b_scoring.defs.resources import resources
+from b2b_scoring.defs.scoring.assets import DATE, GOAL, _entity_assets, export_key, score_key
+from b2b_scoring.defs.training.assets import training_definitions
 from b2b_scoring.lib.settings import Settings
 
 # A small, fixed world: 60 days ending 2025-06-30, partitions from 2025-05-01.
@@ -94,8 +97,6 @@ class YearWorld:
 def year_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YearWorld]:
     """The 400-day world's raw tables, staging and weekly feature history, then the training job
     of every goal (gates, backtest, registry), built once per session. Tests only read it."""
-    from b2b_scoring.defs.training.assets import training_definitions
-
     data_dir = tmp_path_factory.mktemp("year_world") / "data"
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
@@ -132,3 +133,33 @@ def use_year_world(patch: pytest.MonkeyPatch, data_dir: Path) -> Settings:
     for name, value in {**YEAR_ENV, "B2B_SCORING_DATA_DIR": str(data_dir)}.items():
         patch.setenv(name, value)
     return Settings.from_env()
+
+
+class PersonScoring:
+    """Daily features, then the person scoring job's assets (scores, monitoring, CRM export) of one
+    goal, day by day, in process."""
+
+    def __init__(self, settings: Settings, goal: str) -> None:
+        self.settings, self.goal = settings, goal
+        dbt = dbt_definitions()
+        self.resources = {**resources().resources, **dbt.resources}
+        self.daily_dbt = [a for a in dbt.assets if a.partitions_def is not None]
+        self.assets = [
+            *_entity_assets(settings, "person"),
+            *_entity_monitoring(settings, "person"),
+            *training_definitions().assets,
+        ]
+
+    def features(self, first: str, last: str) -> None:
+        assert dg.materialize(
+            self.daily_dbt, resources=self.resources, tags=partition_range_tags(first, last)
+        ).success
+
+    def score(self, day: str) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            self.assets,
+            resources=self.resources,
+            partition_key=dg.MultiPartitionKey({DATE: day, GOAL: self.goal}),
+            selection=[score_key("person"), *monitoring_keys("person"), export_key("person")],
+            raise_on_error=False,
+        )

@@ -55,6 +55,9 @@ def test_demo_end_to_end(tmp_path: Path, isolated_env: Path) -> None:
     assert "daily features over 2025-06-03 .. 2025-06-30" in completed.stdout
     assert re.search(r"features\.person_feature_history +[1-9][\d,]* rows", completed.stdout)
     assert re.search(r"raw\.persons +400 rows", completed.stdout)
+    # The job metrics ran last: the three schedules, and the runs before and including its own.
+    assert re.search(r"monitoring\.schedule_ticks +3 rows", completed.stdout)
+    assert re.search(r"monitoring\.job_runs +5 rows", completed.stdout)
     assert re.search(r"\d+ asset checks passed; no data check failed\.", completed.stdout)
     # 30 days are too few to train: each goal says so and is not trained.
     assert "goal not trained: lead_conversion: enough_history: 30 days of history" in completed.stdout
@@ -64,8 +67,9 @@ def test_demo_end_to_end(tmp_path: Path, isolated_env: Path) -> None:
     assert (home / "dagster.yaml").is_file()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
-        assert [run.job_name for run in runs] == ["training_job"] * 2 + ["all_assets_job"] * 2
-        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs[2:])
+        newest_first = ["monitoring_job", "training_job", "training_job", "all_assets_job", "all_assets_job"]
+        assert [run.job_name for run in runs] == newest_first
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in [runs[0], *runs[3:]])
         events = instance.fetch_materializations(dg.AssetKey(["raw", "experience_events"]), limit=100)
         assert len(events.records) == 37
         # Daily features: the last 28 days only; the weekly history covers the rest.

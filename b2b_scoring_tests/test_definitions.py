@@ -8,7 +8,15 @@ import dagster as dg
 import pytest
 
 from b2b_scoring.definitions import defs
-from b2b_scoring.defs.automation import ALL_ASSETS_JOB, DAILY_PIPELINE_JOB, SCORING_JOBS, TRAINING_JOB
+from b2b_scoring.defs.automation import (
+    ALL_ASSETS_JOB,
+    DAILY_JOB_METRICS_SCHEDULE,
+    DAILY_PIPELINE_JOB,
+    MONITORING_JOB,
+    SCORING_JOBS,
+    TRAINING_JOB,
+)
+from b2b_scoring.defs.monitoring.job_metrics import JOB_METRICS_KEY
 from b2b_scoring.lib.contract import CONTRACTS
 from b2b_scoring.lib.dagster_home import ensure_dagster_home
 
@@ -78,6 +86,7 @@ def test_jobs_and_schedule_resolve(definitions: dg.Definitions) -> None:
             f"monitoring/{entity}_score_drift",
             f"monitoring/{entity}_realized_performance",
             f"monitoring/{entity}_alerts",
+            f"monitoring/{entity}_challenger",
             f"exports/crm_{entity}_scores",
             *(["insights/account_sales_view"] if entity == "account" else []),
         }
@@ -88,7 +97,16 @@ def test_jobs_and_schedule_resolve(definitions: dg.Definitions) -> None:
     # Goal-partitioned training and day x goal scoring cannot share a run with daily partitions.
     intraday = {dg.AssetKey(["scores", "intraday_person_scores"])}
     assert definitions.resolve_job_def("intraday_scoring_job").asset_layer.executable_asset_keys == intraday
-    assert set(everything.asset_layer.executable_asset_keys) | training_keys | scoring_keys | intraday == set(
+    # The job metrics run on their own, after the daily pipeline and the scoring it launches.
+    monitoring = definitions.resolve_job_def(MONITORING_JOB)
+    assert set(monitoring.asset_layer.executable_asset_keys) == {JOB_METRICS_KEY}
+    assert JOB_METRICS_KEY not in daily_keys | set(everything.asset_layer.executable_asset_keys)
+    metrics_schedule = definitions.resolve_schedule_def(DAILY_JOB_METRICS_SCHEDULE)
+    assert (metrics_schedule.cron_schedule, metrics_schedule.execution_timezone) == ("0 7 * * *", "UTC")
+    assert metrics_schedule.job_name == MONITORING_JOB
+    assert metrics_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    own_jobs = training_keys | scoring_keys | intraday | {JOB_METRICS_KEY}
+    assert set(everything.asset_layer.executable_asset_keys) | own_jobs == set(
         definitions.resolve_asset_graph().executable_asset_keys
     )
     retraining = definitions.resolve_schedule_def("weekly_retraining")

@@ -78,11 +78,41 @@ def test_a_flat_export_outcome_and_converted_statuses_are_goals() -> None:
             r"6 goals configured but the production environment allows 5",
         ),
         ([], r"`goals` must be a non-empty list"),
+        (
+            [goal(feedback={"dispositions": "weights"})],
+            r"goals\[0\]\.feedback\.dispositions: expected one of",
+        ),
+        (
+            [goal(feedback={"positive_dispositions": ["won"]})],
+            r"goals\[0\]\.feedback\.positive_dispositions: expected a list of accepted, rejected",
+        ),
+        (
+            [goal(scoring={"exploration": {"share": 0.5}})],
+            r"goals\[0\]\.scoring\.exploration\.share: expected a share from 0 to 0\.2, got 0\.5",
+        ),
     ],
 )
 def test_invalid_goals_fail_at_load_naming_the_field(goals: list, message: str) -> None:
     with pytest.raises(GoalsError, match=message):
         parse_goals({"goals": goals}, origin="goals.yaml")
+
+
+def test_feedback_and_exploration_are_configured_per_goal() -> None:
+    lead = parse_goals({"goals": [goal()]}).get("lead_conversion")
+    assert (lead.feedback.dispositions, lead.scoring.exploration_share) == ("features", 0.0)
+    labelled = parse_goals(
+        {"goals": [goal(feedback={"dispositions": "labels"}, scoring={"exploration": {"share": 0.05}})]}
+    ).get("lead_conversion")
+    assert labelled.feedback.positive_dispositions == ("accepted",)
+    assert labelled.scoring.exploration_share == 0.05
+    # Labels change what the goal predicts (a new fingerprint); features do not.
+    assert labelled.fingerprint() != lead.fingerprint()
+    assert (
+        parse_goals({"goals": [goal(feedback={"dispositions": "features"})]})
+        .get("lead_conversion")
+        .fingerprint()
+        == lead.fingerprint()
+    )
 
 
 def test_limits_are_configurable() -> None:

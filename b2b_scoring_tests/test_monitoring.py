@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 
 from b2b_scoring.cli import main
-from b2b_scoring.defs.features.dbt import defs as dbt_definitions
-from b2b_scoring.defs.monitoring.assets import DRIFT_CHECK, _entity_monitoring, monitoring_keys
-from b2b_scoring.defs.partitions import partition_range_tags
-from b2b_scoring.defs.resources import resources
-from b2b_scoring.defs.scoring.assets import DATE, GOAL, _entity_assets, drift_key, export_key, score_key
-from b2b_scoring.defs.training.assets import training_definitions
+from b2b_scoring.defs.monitoring.assets import DRIFT_CHECK
+from b2b_scoring.defs.scoring.assets import drift_key, export_key
 from b2b_scoring.lib.monitoring.drift import population_stability_index
-from b2b_scoring.lib.settings import Settings
-from b2b_scoring_tests.conftest import copy_year_world, use_year_world
+from b2b_scoring_tests.conftest import PersonScoring, copy_year_world, use_year_world
 
 GOAL_NAME = "lead_conversion"
 # Score dates 2025-03-02..04 have matured by the world's last day (90-day window); 2025-06-30 not.
@@ -40,42 +35,13 @@ def test_psi_is_zero_for_the_same_distribution_and_grows_with_the_shift() -> Non
     assert population_stability_index(codes, np.where(codes == 3, np.nan, codes), categorical=True) > 1
 
 
-class Scoring:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        dbt = dbt_definitions()
-        self.resources = {**resources().resources, **dbt.resources}
-        self.daily_dbt = [a for a in dbt.assets if a.partitions_def is not None]
-        self.assets = [
-            *_entity_assets(settings, "person"),
-            *_entity_monitoring(settings, "person"),
-            *training_definitions().assets,
-        ]
-
-    def features(self, first: str, last: str) -> None:
-        assert dg.materialize(
-            self.daily_dbt, resources=self.resources, tags=partition_range_tags(first, last)
-        ).success
-
-    def score(self, day: str) -> dg.ExecuteInProcessResult:
-        key = dg.MultiPartitionKey({DATE: day, GOAL: GOAL_NAME})
-        selection = [score_key("person"), *monitoring_keys("person"), export_key("person")]
-        return dg.materialize(
-            self.assets,
-            resources=self.resources,
-            partition_key=key,
-            selection=selection,
-            raise_on_error=False,
-        )
-
-
 @pytest.fixture(scope="module")
 def monitored(year_world, tmp_path_factory):
     if not year_world.training[GOAL_NAME].success:
         pytest.skip("the lead goal of the 400-day world did not train")
     data_dir = copy_year_world(year_world, tmp_path_factory.mktemp("monitoring_world"))
     with pytest.MonkeyPatch.context() as patch:
-        scoring = Scoring(use_year_world(patch, data_dir))
+        scoring = PersonScoring(use_year_world(patch, data_dir), GOAL_NAME)
         scoring.features(PAST_DAYS[0], PAST_DAYS[-1])
         scoring.features(TODAY, TODAY)
         past = [scoring.score(day) for day in PAST_DAYS]
@@ -125,6 +91,40 @@ def test_realized_performance_tiers_and_segments(monitored) -> None:
     assert metadata["score_dates_evaluated_now"].value == 0  # evaluated by the earlier runs already
 
 
+def test_the_exploration_slice_is_routed_and_its_outcomes_reported(monitored) -> None:
+    scoring, _, today = monitored
+    with duckdb.connect(str(scoring.settings.warehouse_path), read_only=True) as con:
+        scored = con.execute(
+            "SELECT score_date, count(*) FILTER (WHERE exploration), count(*) FILTER (WHERE tier = 'C'), "
+            "count(*) FILTER (WHERE exploration AND (tier <> 'C' OR route <> 'SDR queue - exploration')) "
+            "FROM scores.person_scores WHERE score_date <= DATE '2025-03-04' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        reported = con.execute(
+            "SELECT score_date, slice_records, slice_records + rest_of_tier_c_records, slice_conversions, "
+            "slice_worked, rest_of_tier_c_worked FROM monitoring.exploration ORDER BY 1"
+        ).fetchall()
+        exported = con.execute(
+            "SELECT count(*) FILTER (WHERE Exploration_Slice__c), count(*) FROM read_csv(?)",
+            [
+                str(
+                    next(
+                        (scoring.settings.data_dir / "exports" / "crm").rglob("person_scores_2025-06-30.csv")
+                    )
+                )
+            ],
+        ).fetchall()[0]
+    # The shipped lead goal explores 2% of tier C: only tier C, routed to its own queue, reported
+    # per matured score date with what sales did with it.
+    assert [(day, flagged, tier_c) for day, flagged, tier_c, _ in scored] == [r[:3] for r in reported]
+    assert all(0.005 < flagged / tier_c < 0.04 and wrong == 0 for _, flagged, tier_c, wrong in scored)
+    assert all(worked is not None and rest_worked > 0 for *_, worked, rest_worked in reported)
+    assert 0 < exported[0] < exported[1]
+    summary = _metadata(today, dg.AssetKey(["monitoring", "person_realized_performance"]))[
+        "exploration_slice"
+    ]
+    assert summary.value["score_dates"] == 3 and summary.value["slice_records_per_date"] > 0
+
+
 def test_alerts_are_raised_once(monitored, monkeypatch) -> None:
     scoring, _, today = monitored
     alerts_file = scoring.settings.alerts_file
@@ -161,9 +161,11 @@ def test_drift_blocks_the_export_until_acknowledged(monitored, monkeypatch) -> N
             "GROUP BY 1 ORDER BY 1"
         ).fetchall()
         assert subjects == [("feature", 10), ("score", 1)]
-        # Today's population shifts: persons look far more engaged than in training.
+        # Today's population shifts: a purchased list of one segment replaced the usual mix.
         con.execute(
-            "UPDATE features.person_features SET engagement_score = engagement_score * 20 + 50, "
+            "UPDATE features.person_features SET industry = 'Software', country = 'United States', "
+            "job_function = 'IT', job_seniority = 'C-Level', number_of_employees = 5000, "
+            "annual_revenue = 1e9, engagement_score = engagement_score * 20 + 50, "
             "days_since_last_activity = 0 WHERE as_of_date = DATE '2025-06-30'"
         )
     use_year_world(monkeypatch, scoring.settings.data_dir)

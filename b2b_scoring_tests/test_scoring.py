@@ -18,7 +18,14 @@ from b2b_scoring.lib.ml.rollup_backtest import adopt_best_source
 from b2b_scoring.lib.ml.training import fit_model
 from b2b_scoring.lib.scoring.reasons import HIGH_LOG_ODDS, MEDIUM_LOG_ODDS, phrase
 from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
-from b2b_scoring.lib.scoring.scores import percentiles, score_from_probability, score_records, tiers
+from b2b_scoring.lib.scoring.scores import (
+    exploration_slice,
+    percentiles,
+    score_from_probability,
+    score_records,
+    stable_unit_interval,
+    tiers,
+)
 from b2b_scoring.lib.scoring.store import export_changes, write_scores
 
 
@@ -102,6 +109,42 @@ def test_tiers_follow_cutoffs_or_sales_capacity():
     assert tiers(score, probability, keys, ScoringPolicy(70, 40)).tolist() == [0, 0, 1, 1, 2, 2]
     by_capacity = tiers(score, probability, keys, ScoringPolicy(70, 40, a_capacity=3))
     assert by_capacity.tolist() == [0, 0, 0, 1, 2, 2]
+
+
+def test_exploration_draws_a_fixed_random_cohort_of_tier_c():
+    keys = pa.array([f"P-{i:06d}" for i in range(100_000)])
+    draws = stable_unit_interval(keys)
+    # Uniform on [0, 1), the same on every call and for the same key in another batch or chunking.
+    assert 0 <= draws.min() and draws.max() < 1 and abs(draws.mean() - 0.5) < 0.01
+    assert np.histogram(draws, bins=10, range=(0, 1))[0].min() > 9_500
+    assert np.array_equal(stable_unit_interval(pa.chunked_array([keys[:10], keys[10:20]])), draws[:20])
+    assert (
+        stable_unit_interval(pa.array(["Zoë Müller", "Zoe Muller", ""])).tolist()
+        == stable_unit_interval(pa.array(["x", "Zoë Müller", "Zoe Muller", ""]).slice(1)).tolist()
+    )
+    tier = np.tile([0, 1, 2, 2], 25_000)
+    policy = ScoringPolicy(exploration_share=0.02, exploration_route="Explore")
+    flagged = exploration_slice(tier, keys, policy)
+    assert not flagged[tier < 2].any()
+    assert abs(flagged.sum() / (tier == 2).sum() - 0.02) < 0.003
+    assert not exploration_slice(tier, keys, ScoringPolicy()).any()
+
+
+def test_scores_route_the_exploration_slice(trained):
+    features = leads(5_000, seed=6)
+    policy = ScoringPolicy(70, 40, exploration_share=0.05, exploration_route="Explore")
+    scored = score_records(trained, features, "person_key", policy)
+    flagged = scored.filter(scored["exploration"])
+    assert 0.03 < flagged.num_rows / pc.sum(pc.equal(scored["tier"], "C")).as_py() < 0.07
+    assert set(flagged["tier"].to_pylist()) == {"C"} and set(flagged["route"].to_pylist()) == {"Explore"}
+    rest = scored.filter(pc.invert(scored["exploration"]))
+    assert "Explore" not in rest["route"].to_pylist()
+    # The same leads on another day: the slice is a fixed cohort, not a new draw.
+    again = score_records(trained, features.slice(1_000), "person_key", policy)
+    dropped = set(features["person_key"].to_pylist()[:1_000])
+    assert set(again.filter(again["exploration"])["person_key"].to_pylist()) == {
+        key for key in flagged["person_key"].to_pylist() if key not in dropped
+    }
 
 
 def test_scores_reasons_and_change_drivers(trained):

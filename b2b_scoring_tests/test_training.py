@@ -1,6 +1,7 @@
 """Per-goal training in the pipeline: gates as blocking checks, walk-forward backtest against the
 simulator's oracle and the baselines, calibration, importance and the model registry."""
 
+import dataclasses
 import datetime
 import json
 import shutil
@@ -13,9 +14,10 @@ import pytest
 
 from b2b_scoring.defs.resources import resources
 from b2b_scoring.defs.training.assets import training_definitions
-from b2b_scoring.lib.ml.goal_training import train_goal
-from b2b_scoring.lib.ml.registry import load_model, register_model
-from b2b_scoring.lib.ml.training_sets import data_span, training_set
+from b2b_scoring.lib.goals import Feedback
+from b2b_scoring.lib.ml.goal_training import DISPOSITION_FEATURES, feature_columns, train_goal
+from b2b_scoring.lib.ml.registry import challenger, load_model, register_model
+from b2b_scoring.lib.ml.training_sets import conversions_sql, data_span, label_summary, training_set
 from b2b_scoring_tests.conftest import YEAR_ENV, YearWorld
 
 
@@ -108,18 +110,52 @@ def test_a_retrained_model_is_champion_only_when_it_beats_the_champion(
         same = register_model(con, training, tmp_path / "models", now)
         assert (same.version, same.champion) == (2, False)
         assert "does not beat champion v1" in same.champion_reason
+        assert challenger(con, goal.name)["version"] == 2  # scores in shadow from now on
         training.backtest.model.metrics["roc_auc"] += 0.01
         better = register_model(con, training, tmp_path / "models", now)
         assert (better.version, better.champion) == (3, True)
         assert con.execute(
             "select version from ml.model_registry where goal = ? and champion", [goal.name]
         ).fetchall() == [(3,)]
+        # A new champion starts without a challenger; every change of champion is on record.
+        assert challenger(con, goal.name) is None
+        assert con.execute(
+            "select version, previous_version, basis from ml.model_promotions where goal = ? "
+            "order by version",
+            [goal.name],
+        ).fetchall() == [(1, None, "training"), (3, 1, "training")]
         assert (tmp_path / "models" / goal.name / "v3.pkl").is_file()
         # A champion whose artifact cannot score (deleted here) gives way to an equal model.
         (tmp_path / "models" / goal.name / "v3.pkl").unlink()
         replacement = register_model(con, training, tmp_path / "models", now)
         assert (replacement.version, replacement.champion) == (4, True)
         assert replacement.champion_reason == "champion v3 cannot score (artifact missing or too old)"
+
+
+def test_a_challenger_algorithm_registers_under_the_goal_definition(year_world: YearWorld, tmp_path) -> None:
+    """goals.yaml's challenger algorithm is trained as a variant of the goal: same fingerprint (not
+    "goal definition changed"), its own algorithm, champion only when its backtest wins."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(year_world.settings.warehouse_path, copy)
+    goal = year_world.settings.goals().get("lead_conversion")
+    variant = dataclasses.replace(goal, algorithm="logistic_regression")
+    with duckdb.connect(str(copy)) as con:
+        training = train_goal(training_set(con, goal, data_span(con, goal), key_share=0.3), variant)
+        registered = register_model(con, training, tmp_path / "models", datetime.datetime(2025, 7, 1), goal)
+        row = con.execute(
+            "select algorithm, goal_fingerprint, champion, challenger from ml.model_registry "
+            "where goal = ? and version = 2",
+            [goal.name],
+        ).fetchall()[0]
+        champion_auc = json.loads(
+            con.execute(
+                "select metrics from ml.model_registry where goal = ? and version = 1", [goal.name]
+            ).fetchall()[0][0]
+        )["backtest"]["lightgbm"]["metrics"]["roc_auc"]
+    own_auc = training.backtest.candidates["logistic_regression"].metrics["roc_auc"]
+    assert row[:2] == ("logistic_regression", goal.fingerprint())
+    assert (row[2], row[3]) == (own_auc > champion_auc, own_auc <= champion_auc)
+    assert "goal definition changed" not in registered.champion_reason
 
 
 def test_a_goal_without_enough_conversions_is_blocked_and_not_trained(
@@ -151,3 +187,51 @@ def test_a_goal_without_enough_conversions_is_blocked_and_not_trained(
         assert con.execute(
             "select count(*) from ml.model_registry where goal = 'rare_status'"
         ).fetchall() == [(0,)]
+
+
+def test_dispositions_feed_back_as_point_in_time_features_or_as_labels(year_world: YearWorld) -> None:
+    goal = year_world.settings.goals().get("lead_conversion")
+    with duckdb.connect(str(year_world.settings.warehouse_path), read_only=True) as con:
+        # Recomputed here from the dispositions themselves: the last one strictly before each as-of date.
+        wrong, with_history = con.execute(
+            """
+            WITH expected AS (
+                SELECT f.person_key, f.as_of_date, any_value(f.last_disposition) AS last_disposition,
+                       any_value(f.dispositions_lifetime) AS dispositions_lifetime,
+                       any_value(f.rejections_lifetime) AS rejections_lifetime,
+                       any_value(f.days_since_disposition) AS days_since_disposition,
+                       arg_max(d.disposition, d.disposition_at) AS last, count(d.person_key) AS n,
+                       count(d.person_key) FILTER (WHERE d.disposition IN ('rejected', 'disqualified')) AS r,
+                       max(d.disposition_at)::DATE AS last_date
+                FROM features.person_feature_history AS f
+                LEFT JOIN staging.stg_sales_dispositions AS d
+                  ON d.person_key = f.person_key AND d.disposition_at::DATE < f.as_of_date
+                GROUP BY f.person_key, f.as_of_date
+            )
+            SELECT count(*) FILTER (
+                       WHERE last IS DISTINCT FROM last_disposition OR n <> dispositions_lifetime
+                          OR r <> rejections_lifetime
+                          OR as_of_date - last_date IS DISTINCT FROM days_since_disposition
+                   ),
+                   count(*) FILTER (WHERE n > 0)
+            FROM expected
+            """
+        ).fetchall()[0]
+        span = data_span(con, goal)
+        as_labels = dataclasses.replace(goal, feedback=Feedback("labels", ("accepted",)))
+        conversions = [
+            con.execute(f"SELECT count(*) FROM ({sql})", parameters).fetchall()[0][0]
+            for sql, parameters in (conversions_sql(goal), conversions_sql(as_labels))
+        ]
+        accepted = con.execute(
+            "SELECT count(*) FROM staging.stg_sales_dispositions WHERE disposition = 'accepted'"
+        ).fetchall()[0][0]
+        positives = [label_summary(con, g, span).positive_rows for g in (goal, as_labels)]
+        table = training_set(con, goal, span, key_share=0.1)
+    assert wrong == 0 and with_history > 1_000
+    assert accepted > 0 and conversions[1] == conversions[0] + accepted
+    assert positives[1] >= positives[0] > 0
+    assert set(DISPOSITION_FEATURES) <= set(feature_columns(table, goal))
+    for use in ("labels", "none"):
+        variant = dataclasses.replace(goal, feedback=Feedback(use))
+        assert not set(DISPOSITION_FEATURES) & set(feature_columns(table, variant))

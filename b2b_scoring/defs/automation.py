@@ -3,23 +3,31 @@
 import dagster as dg
 
 from b2b_scoring.defs.insights.assets import SALES_VIEW_KEY
+from b2b_scoring.defs.job_names import (
+    ALL_ASSETS_JOB,
+    DAILY_PIPELINE_JOB,
+    MONITORING_JOB,
+    SCORING_JOBS,
+    SCORING_SENSOR,
+    TRAINING_JOB,
+)
 from b2b_scoring.defs.monitoring.assets import monitoring_keys
+from b2b_scoring.defs.monitoring.job_metrics import JOB_METRICS_KEY
 from b2b_scoring.defs.partitions import PARTITION_RANGE_END_TAG
 from b2b_scoring.defs.scoring.assets import DATE, GOAL, drift_key, export_key, score_key, scoring_partitions
 from b2b_scoring.lib.goals import ENTITIES
 from b2b_scoring.lib.monitoring.drift import ERROR_PSI
 from b2b_scoring.lib.settings import Settings
 
-DAILY_PIPELINE_JOB = "daily_pipeline_job"
-ALL_ASSETS_JOB = "all_assets_job"
-TRAINING_JOB = "training_job"
-SCORING_JOBS = {"person": "person_scoring_job", "account": "account_scoring_job"}
+DAILY_JOB_METRICS_SCHEDULE = "daily_job_metrics"
 # Goal-partitioned (training) and day x goal partitioned (scoring) assets cannot share a job
 # with daily-partitioned ones.
 TRAINING = dg.AssetSelection.groups("training")
 SCORING = dg.AssetSelection.groups("scoring", "monitoring")
+# Job metrics look at the runs of the other jobs, on a schedule of their own.
+JOB_METRICS = dg.AssetSelection.assets(JOB_METRICS_KEY)
 # Intraday rescoring (unpartitioned, launched by its sensor) is never part of a daily run.
-OWN_JOBS = TRAINING | SCORING | dg.AssetSelection.groups("intraday")
+OWN_JOBS = TRAINING | SCORING | JOB_METRICS | dg.AssetSelection.groups("intraday")
 
 
 @dg.definitions
@@ -45,6 +53,11 @@ def automation() -> dg.Definitions:
         selection=TRAINING,
         description="Per goal (partition): training set and gates, then backtest, train, register.",
     )
+    monitoring_job = dg.define_asset_job(
+        MONITORING_JOB,
+        selection=JOB_METRICS,
+        description="Job metrics: scored and matched counts, next schedule ticks, the runs of every job.",
+    )
     settings = Settings.from_env()
     goals = settings.goals().names()
     scoring_jobs = [
@@ -66,6 +79,7 @@ def automation() -> dg.Definitions:
     ]
 
     @dg.run_status_sensor(
+        name=SCORING_SENSOR,
         run_status=dg.DagsterRunStatus.SUCCESS,
         monitored_jobs=[daily_pipeline_job],
         request_jobs=scoring_jobs,
@@ -124,7 +138,7 @@ def automation() -> dg.Definitions:
         return requests or dg.SkipReason("no goal's scores drift beyond the error threshold")
 
     return dg.Definitions(
-        jobs=[daily_pipeline_job, all_assets_job, training_job, *scoring_jobs],
+        jobs=[daily_pipeline_job, all_assets_job, training_job, monitoring_job, *scoring_jobs],
         sensors=[score_after_daily_pipeline, retrain_on_drift],
         schedules=[
             dg.build_schedule_from_partitioned_job(
@@ -134,5 +148,14 @@ def automation() -> dg.Definitions:
                 default_status=dg.DefaultScheduleStatus.RUNNING,
             ),
             weekly_retraining,
+            dg.ScheduleDefinition(
+                name=DAILY_JOB_METRICS_SCHEDULE,
+                job=monitoring_job,
+                cron_schedule="0 7 * * *",
+                execution_timezone="UTC",
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+                description="Each morning, after the 01:00 daily pipeline and the scoring runs it triggers, "
+                "record the job metrics.",
+            ),
         ],
     )

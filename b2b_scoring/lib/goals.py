@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from b2b_scoring.lib.contract import CONVERT_LEAD, OPPORTUNITY_STAGES, STAGE_ATTRIBUTE
+from b2b_scoring.lib.contract import CONVERT_LEAD, DISPOSITIONS, OPPORTUNITY_STAGES, STAGE_ATTRIBUTE
 from b2b_scoring.lib.yaml_files import read_yaml_file
 
 Entity = Literal["person", "account"]
@@ -96,6 +96,37 @@ class ScoringPolicy:
         ("B", "SDR queue"),
         ("C", "Nurture"),
     )
+    # A fixed random share of the records, routed to `exploration_route` while in tier C, so that
+    # sales also work (and label) some low scores.
+    exploration_share: float = 0.0
+    exploration_route: str = "SDR queue - exploration"
+
+
+DispositionUse = Literal["features", "labels", "none"]
+DISPOSITION_USES: tuple[DispositionUse, ...] = ("features", "labels", "none")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """How sales dispositions feed back into a goal: as `features` (the last disposition before
+    the as-of date, days since, counts of dispositions and of rejections), as `labels` (a
+    disposition in `positive_dispositions` counts as a conversion), or not at all."""
+
+    dispositions: DispositionUse = "features"
+    positive_dispositions: tuple[str, ...] = ("accepted",)
+
+
+@dataclass(frozen=True)
+class ChallengerPolicy:
+    """Champion/challenger: a model that did not beat the champion's backtest (a retrain, or one
+    trained with `algorithm` alongside the goal's own) scores in shadow; it is promoted once its
+    realized ROC-AUC beats the champion's on the same records by `min_auc_gain` on average over
+    at least `min_matured_dates` score dates whose prediction window has passed, and on at least
+    two thirds of them."""
+
+    algorithm: Algorithm | None = None
+    min_matured_dates: int = 7
+    min_auc_gain: float = 0.005
 
 
 @dataclass(frozen=True)
@@ -110,20 +141,22 @@ class Goal:
     known_after_contact: tuple[str, ...] = ()
     baseline_points: tuple[PointsRule, ...] = ()
     scoring: ScoringPolicy = field(default_factory=ScoringPolicy)
+    challenger: ChallengerPolicy = field(default_factory=ChallengerPolicy)
+    feedback: Feedback = field(default_factory=Feedback)
 
     def fingerprint(self) -> str:
         """Changes whenever what the goal predicts or how it is trained changes."""
-        return hashlib.sha256(
-            repr(
-                (
-                    self.entity,
-                    self.conversion,
-                    self.prediction_window_days,
-                    self.algorithm,
-                    self.known_after_contact,
-                )
-            ).encode()
-        ).hexdigest()[:16]
+        definition: tuple = (
+            self.entity,
+            self.conversion,
+            self.prediction_window_days,
+            self.algorithm,
+            self.known_after_contact,
+        )
+        # Only a non-default feedback is part of it, so that goals defined before it keep theirs.
+        if self.feedback != Feedback():
+            definition += (self.feedback,)
+        return hashlib.sha256(repr(definition).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -214,6 +247,8 @@ def _goal(origin: str, entry: Any, at: str) -> Goal:
             "known_after_contact",
             "baseline_points",
             "scoring",
+            "challenger",
+            "feedback",
         },
         at,
     )
@@ -268,13 +303,58 @@ def _goal(origin: str, entry: Any, at: str) -> Goal:
         tuple(after_contact),
         rules,
         _scoring_policy(origin, entry.get("scoring", {}), f"{at}.scoring"),
+        _challenger_policy(origin, entry.get("challenger", {}), f"{at}.challenger", algorithm),
+        _feedback(origin, entry.get("feedback", {}), f"{at}.feedback", entity),
     )
+
+
+def _feedback(origin: str, spec: Any, at: str, entity: str) -> Feedback:
+    if not isinstance(spec, dict):
+        raise GoalsError(f"{origin}: {at}: expected a mapping (dispositions, positive_dispositions)")
+    _only_keys(origin, spec, {"dispositions", "positive_dispositions"}, at)
+    default = Feedback()
+    use = spec.get("dispositions", default.dispositions)
+    if use not in DISPOSITION_USES:
+        raise GoalsError(
+            f"{origin}: {at}.dispositions: expected one of {', '.join(DISPOSITION_USES)}, got {use!r}"
+        )
+    if use == "labels" and entity != "person":
+        raise GoalsError(
+            f"{origin}: {at}.dispositions: labels are dispositions of persons; this goal scores {entity}s"
+        )
+    positive = spec.get("positive_dispositions", list(default.positive_dispositions))
+    if not isinstance(positive, list) or not positive or any(value not in DISPOSITIONS for value in positive):
+        raise GoalsError(
+            f"{origin}: {at}.positive_dispositions: expected a list of {', '.join(DISPOSITIONS)}, "
+            f"got {positive!r}"
+        )
+    return Feedback(use, tuple(positive))
+
+
+def _challenger_policy(origin: str, spec: Any, at: str, goal_algorithm: str) -> ChallengerPolicy:
+    if not isinstance(spec, dict):
+        raise GoalsError(f"{origin}: {at}: expected a mapping (algorithm, min_matured_dates, min_auc_gain)")
+    _only_keys(origin, spec, {"algorithm", "min_matured_dates", "min_auc_gain"}, at)
+    default = ChallengerPolicy()
+    algorithm = spec.get("algorithm")
+    if algorithm is not None and (algorithm not in ALGORITHMS or algorithm == goal_algorithm):
+        raise GoalsError(
+            f"{origin}: {at}.algorithm: expected one of {', '.join(ALGORITHMS)} other than the goal's "
+            f"own {goal_algorithm}, got {algorithm!r}"
+        )
+    dates = spec.get("min_matured_dates", default.min_matured_dates)
+    if not isinstance(dates, int) or isinstance(dates, bool) or dates < 1:
+        raise GoalsError(f"{origin}: {at}.min_matured_dates: expected a positive whole number, got {dates!r}")
+    gain = spec.get("min_auc_gain", default.min_auc_gain)
+    if not isinstance(gain, int | float) or isinstance(gain, bool) or not 0 <= gain < 0.5:
+        raise GoalsError(f"{origin}: {at}.min_auc_gain: expected a number from 0 to 0.5, got {gain!r}")
+    return ChallengerPolicy(algorithm, dates, float(gain))
 
 
 def _scoring_policy(origin: str, spec: Any, at: str) -> ScoringPolicy:
     if not isinstance(spec, dict):
-        raise GoalsError(f"{origin}: {at}: expected a mapping (tiers, tier_a_capacity, routing)")
-    _only_keys(origin, spec, {"tiers", "tier_a_capacity", "routing"}, at)
+        raise GoalsError(f"{origin}: {at}: expected a mapping (tiers, tier_a_capacity, routing, exploration)")
+    _only_keys(origin, spec, {"tiers", "tier_a_capacity", "routing", "exploration"}, at)
     default = ScoringPolicy()
     tiers = spec.get("tiers", {})
     if not isinstance(tiers, dict):
@@ -308,7 +388,17 @@ def _scoring_policy(origin: str, spec: Any, at: str) -> ScoringPolicy:
         raise GoalsError(f"{origin}: {at}.routing: expected a queue name per tier, like {{A: Senior AE}}")
     _only_keys(origin, routing, {"A", "B", "C"}, f"{at}.routing")
     routes = tuple({**dict(default.routes), **routing}.items())
-    return ScoringPolicy(cutoffs["A"], cutoffs["B"], capacity, routes)
+    exploration = spec.get("exploration", {})
+    if not isinstance(exploration, dict):
+        raise GoalsError(f"{origin}: {at}.exploration: expected {{share: 0.02, routing: QUEUE}}")
+    _only_keys(origin, exploration, {"share", "routing"}, f"{at}.exploration")
+    share = exploration.get("share", default.exploration_share)
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 0.2:
+        raise GoalsError(f"{origin}: {at}.exploration.share: expected a share from 0 to 0.2, got {share!r}")
+    route = exploration.get("routing", default.exploration_route)
+    if not isinstance(route, str) or not route:
+        raise GoalsError(f"{origin}: {at}.exploration.routing: expected a queue name")
+    return ScoringPolicy(cutoffs["A"], cutoffs["B"], capacity, routes, float(share), route)
 
 
 def parse_points_rules(entries: Sequence[Mapping[str, Any]], where: str) -> tuple[PointsRule, ...]:

@@ -33,7 +33,7 @@ def _markdown_cell(value: object) -> str:
 
 
 def fetch_single_row(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | dict[str, object] | None = None
 ) -> tuple[object, ...]:
     """The one row of an aggregate query, read to the end so the connection has no open result."""
     rows = con.execute(sql, params or []).fetchall()

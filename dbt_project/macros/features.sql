@@ -230,7 +230,21 @@ lifetime_as_of as (
     asof left join lifetime
         on persons.person_key = lifetime.person_key and persons.as_of_date > lifetime.event_date
 )
-{%- endif %}
+{%- endif %},
+
+-- What sales decided strictly before the as-of date (the dispositions feedback loop).
+dispositions_as_of as (
+    select
+        persons.person_key,
+        persons.as_of_date,
+        dispositions.disposition_date,
+        dispositions.last_disposition,
+        dispositions.dispositions_lifetime,
+        dispositions.rejections_lifetime
+    from (select person_key, as_of_date from persons) as persons
+    asof left join {{ ref('int_person_dispositions') }} as dispositions
+        on persons.person_key = dispositions.person_key and persons.as_of_date > dispositions.disposition_date
+)
 
 select
     persons.person_key,
@@ -273,7 +287,11 @@ select
     accounts.days_since_intent_signal as account_days_since_intent_signal,
     coalesce(accounts.prior_opportunities, 0) as account_prior_opportunities,
     coalesce(accounts.open_opportunities, 0) as account_open_opportunities,
-    coalesce(accounts.won_opportunities, 0) as account_won_opportunities
+    coalesce(accounts.won_opportunities, 0) as account_won_opportunities,
+    dispositions.last_disposition,
+    persons.as_of_date - dispositions.disposition_date as days_since_disposition,
+    coalesce(dispositions.dispositions_lifetime, 0) as dispositions_lifetime,
+    coalesce(dispositions.rejections_lifetime, 0) as rejections_lifetime
 from persons
 left join {{ person_activity }} as activity
     on persons.person_key = activity.person_key and persons.as_of_date = activity.as_of_date
@@ -281,4 +299,6 @@ left join {{ account_features }} as accounts
     on persons.account_key = accounts.account_key and persons.as_of_date = accounts.as_of_date
 left join lifetime_as_of as lifetime
     on persons.person_key = lifetime.person_key and persons.as_of_date = lifetime.as_of_date
+left join dispositions_as_of as dispositions
+    on persons.person_key = dispositions.person_key and persons.as_of_date = dispositions.as_of_date
 {%- endmacro %}

@@ -6,12 +6,16 @@ the scoring jobs after the day's scores:
   acknowledge-drift`) or the goal is retrained;
 - <entity>_realized_performance: AUC, lift, calibration, per-tier and per-segment outcomes of
   the score dates whose prediction window has passed;
-- <entity>_alerts: tier A entries, score jumps and (accounts) intent turning High.
+- <entity>_alerts: tier A entries, score jumps and (accounts) intent turning High;
+- <entity>_challenger: the challenger's shadow scores against the champion's on the same records
+  once their window has passed, and its promotion when it wins (ml.model_promotions).
 """
 
+import datetime
 from collections import Counter
 
 import dagster as dg
+import numpy as np
 from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.scoring.assets import (
@@ -22,9 +26,15 @@ from b2b_scoring.defs.scoring.assets import (
     scoring_partitions,
 )
 from b2b_scoring.lib.goals import ENTITIES, Entity
-from b2b_scoring.lib.ml.registry import load_model
+from b2b_scoring.lib.ingestion.ingest import naive_utc
+from b2b_scoring.lib.ml.registry import challenger, load_model, promote
 from b2b_scoring.lib.ml.reports import bar
 from b2b_scoring.lib.monitoring.alerts import new_alerts, post_to_webhook, record_alerts
+from b2b_scoring.lib.monitoring.challenger import (
+    challenger_verdict,
+    pair_comparison,
+    write_challenger_performance,
+)
 from b2b_scoring.lib.monitoring.drift import (
     ERROR_PSI,
     SCORE_SUBJECT,
@@ -38,6 +48,7 @@ from b2b_scoring.lib.monitoring.drift import (
 from b2b_scoring.lib.monitoring.performance import (
     REALIZED_TABLE,
     SEGMENT_TABLE,
+    exploration_summary,
     tier_separation,
     write_realized_performance,
 )
@@ -54,6 +65,10 @@ def realized_key(entity: Entity) -> dg.AssetKey:
 
 def alerts_key(entity: Entity) -> dg.AssetKey:
     return dg.AssetKey(["monitoring", f"{entity}_alerts"])
+
+
+def challenger_key(entity: Entity) -> dg.AssetKey:
+    return dg.AssetKey(["monitoring", f"{entity}_challenger"])
 
 
 def _drift_check(
@@ -190,6 +205,7 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
                 [goal.name],
             ).fetchall()
             tiers, advice = tier_separation(con, goal.name) if series else ([], None)
+            exploration = exploration_summary(con, goal.name)
             under_scored = con.execute(
                 "SELECT dimension, segment, scored, conversions, predicted_rate, realized_rate "
                 f"FROM {SEGMENT_TABLE} WHERE goal = ? AND under_scored "
@@ -235,6 +251,11 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
                     )
                 ),
                 "tier_recommendation": advice or "tiers separate",
+                "exploration_slice": dg.MetadataValue.json(
+                    {name: round(value, 4) for name, value in exploration.items()}
+                    if exploration
+                    else {"note": "no matured score date with an exploration slice yet"}
+                ),
                 "under_scored_segments": dg.MetadataValue.md(
                     markdown_table(
                         ["dimension", "segment", "scored", "conversions", "predicted rate", "realized rate"],
@@ -282,11 +303,71 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
             }
         )
 
-    return [score_drift, realized_performance, alerts]
+    @dg.asset(
+        key=challenger_key(entity),
+        deps=[score_key(entity)],
+        kinds={"duckdb"},
+        description=f"Champion against challenger on realized outcomes: the {entity} shadow scores of the "
+        "goal's challenger and the champion's scores of the same records, per matured score date "
+        "(monitoring.challenger_performance); the challenger is promoted when it wins (ml.model_promotions).",
+        **shared,
+    )
+    def challenger_comparison(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource
+    ) -> dg.MaterializeResult:
+        goal_name, _ = score_date_of(context)
+        goal = goals.get(goal_name)
+        with duckdb.get_connection() as con:
+            compared = write_challenger_performance(con, goal)
+            current, contender = champion_or_failure(con, goal.name), challenger(con, goal.name)
+            if contender is None:
+                return dg.MaterializeResult(
+                    metadata={"goal": goal.name, "champion_version": current["version"], "challenger": "none"}
+                )
+            rows = pair_comparison(con, goal.name, current["version"], contender["version"])
+            verdict = challenger_verdict(
+                np.array([row[3] for row in rows], dtype=float),
+                np.array([row[4] for row in rows], dtype=float),
+                goal.challenger,
+                contender["version"],
+            )
+            if verdict.promote:
+                promote(
+                    con,
+                    goal.name,
+                    contender["version"],
+                    "shadow",
+                    verdict.reason,
+                    naive_utc(datetime.datetime.now(datetime.UTC)),
+                )
+        context.log.info(verdict.reason)
+        return dg.MaterializeResult(
+            metadata={
+                "goal": goal.name,
+                "champion_version": current["version"],
+                "challenger": f"v{contender['version']} ({contender['algorithm']})",
+                "score_dates_compared_now": len(compared),
+                "matured_dates_compared": verdict.matured_dates,
+                "mean_auc_gain": verdict.mean_auc_gain if verdict.mean_auc_gain is not None else float("nan"),
+                "promoted": verdict.promote,
+                "verdict": verdict.reason,
+                "realized_roc_auc": dg.MetadataValue.md(
+                    markdown_table(
+                        ["score date", "records", "conversions", "champion", "challenger", "gain"],
+                        [
+                            [day, n, c, f"{a:.4f}", f"{b:.4f}", f"{b - a:+.4f}"]
+                            for day, n, c, a, b in rows[-30:]
+                        ],
+                    )
+                ),
+            }
+        )
+
+    return [score_drift, realized_performance, alerts, challenger_comparison]
 
 
 def monitoring_keys(entity: Entity) -> list[dg.AssetKey]:
-    return [drift_key(entity), realized_key(entity), alerts_key(entity)]
+    return [drift_key(entity), realized_key(entity), alerts_key(entity), challenger_key(entity)]
 
 
 @dg.definitions

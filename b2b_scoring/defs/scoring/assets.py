@@ -12,22 +12,24 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.defs.training.assets import MODEL_REGISTRY_KEY
 from b2b_scoring.lib.goals import ENTITIES, Entity, GoalSet
-from b2b_scoring.lib.ml.registry import champion, load_model
+from b2b_scoring.lib.ml.registry import challenger, champion, load_model
 from b2b_scoring.lib.ml.reports import score_distribution_markdown
 from b2b_scoring.lib.ml.training import TrainedModel
 from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
-from b2b_scoring.lib.scoring.scores import score_records
+from b2b_scoring.lib.scoring.scores import score_records, shadow_scores
 from b2b_scoring.lib.scoring.store import (
     DAILY_FEATURES,
     KEY_COLUMNS,
     export_changes,
     scoring_population,
     write_scores,
+    write_shadow_scores,
 )
 from b2b_scoring.lib.settings import Settings
 
@@ -106,7 +108,8 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         kinds={"lightgbm", "duckdb"},
         pool="duckdb",
         description=f"Daily {entity} scores of each {entity} goal with the champion model: probability, "
-        "score 0-100, percentile, tier and queue, influential factors, change since the previous score.",
+        "score 0-100, percentile, tier and queue, influential factors, change since the previous score; "
+        "the goal's challenger, if any, scores the same records in shadow (scores.shadow_scores).",
     )
     def scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
         goal_name, score_date = score_date_of(context)
@@ -127,6 +130,21 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         scored = score_records(trained, today, KEY_COLUMNS[entity], goal.scoring, before, rollups)
         with duckdb.get_connection() as con:
             written = write_scores(con, entity, goal.name, score_date, model["version"], scored)
+            contender = challenger(con, goal.name)
+        shadow = None
+        if contender is not None:
+            challenger_model = load_model(contender["artifact_path"])
+            if challenger_model.rollup_source is not None and rollups is None:
+                context.log.warning(
+                    f"challenger v{contender['version']} scores with a roll-up of person scores, which "
+                    "are missing today: no shadow scores"
+                )
+            else:
+                shadow = shadow_scores(challenger_model, today, KEY_COLUMNS[entity], goal.scoring, rollups)
+        with duckdb.get_connection() as con:
+            write_shadow_scores(
+                con, entity, goal.name, score_date, contender and contender["version"], shadow
+            )
         return dg.MaterializeResult(
             metadata={
                 "goal": goal.name,
@@ -138,7 +156,9 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
                     score_distribution_markdown(scored.column("score").to_numpy())
                 ),
                 "changed_or_new": written.changed,
+                "exploration_slice": int(pc.sum(scored["exploration"]).as_py() or 0),
                 "previous_score_date": str(written.previous_score_date or ""),
+                **_shadow_metadata(contender, shadow, scored),
             }
         )
 
@@ -162,6 +182,21 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         return dg.MaterializeResult(metadata=export_metadata(rows, csv_path, parquet_path))
 
     return [scores, crm_export]
+
+
+def _shadow_metadata(
+    contender: dict[str, Any] | None, shadow: pa.Table | None, scored: pa.Table
+) -> dict[str, Any]:
+    """How the challenger, scoring in shadow, would have scored the same records."""
+    if contender is None or shadow is None:
+        return {"challenger": "none" if contender is None else f"v{contender['version']} (not scored)"}
+    same_tier = pc.equal(shadow["tier"], scored["tier"]).to_numpy(zero_copy_only=False)
+    return {
+        "challenger": f"v{contender['version']} ({contender['algorithm']}), scores in shadow",
+        "shadow_rows": shadow.num_rows,
+        "shadow_tier_agreement": round(float(same_tier.mean()), 4) if len(same_tier) else 0.0,
+        "shadow_tier_a": int(pc.sum(pc.equal(shadow["tier"], "A")).as_py() or 0),
+    }
 
 
 def _person_rollups(

@@ -2,14 +2,17 @@
 backtested, calibrated model registered in ml.model_registry. Goals are the partitions, so a goal
 added to goals.yaml is a new partition, not new code."""
 
+import dataclasses
 import datetime
 
 import dagster as dg
 import numpy as np
+import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
-from b2b_scoring.lib.ml.goal_training import key_share_for, leakage_gate, train_goal
-from b2b_scoring.lib.ml.registry import register_model
+from b2b_scoring.lib.goals import Goal
+from b2b_scoring.lib.ml.goal_training import GoalTraining, key_share_for, leakage_gate, train_goal
+from b2b_scoring.lib.ml.registry import RegisteredModel, register_model
 from b2b_scoring.lib.ml.reports import (
     backtest_markdown,
     calibration_markdown,
@@ -104,7 +107,8 @@ def training_definitions() -> dg.Definitions:
     def model_registry(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
         """The goal's model: walk-forward backtest of the model, logistic regression and the points
         baseline; final calibrated model registered in ml.model_registry, champion only when it
-        beats the current one."""
+        beats the current one, else the challenger that scores in shadow (so is the model of the
+        goal's challenger algorithm, when one is configured)."""
         goal = goals.get(context.partition_key)
         with duckdb.get_connection() as con:
             span = data_span(con, goal)
@@ -112,19 +116,17 @@ def training_definitions() -> dg.Definitions:
             key_share = key_share_for(rows, settings.max_training_rows)
             table = training_set(con, goal, span, key_share)
         context.log.info(f"{goal.name}: training on {table.num_rows:,} of {rows:,} labelled snapshots")
-        training = train_goal(table, goal)
-        person_goal = goals.rollup_person_goal()
-        if goal.entity == "account" and person_goal is not None:
-            context.log.info(f"{goal.name}: backtesting roll-ups of {person_goal.name} person scores")
-            with duckdb.get_connection() as con:
-                training.backtest.candidates.update(
-                    rollup_backtest(con, person_goal, table, training.backtest)
-                )
-            adopt_best_source(training.trained, training.backtest, goal.algorithm, person_goal.name)
-        with duckdb.get_connection() as con:
-            registered = register_model(
-                con, training, settings.models_dir, datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-            )
+        training, registered = _train_and_register(context, duckdb, goal, table)
+        challenger_metadata = {}
+        if goal.challenger.algorithm is not None:
+            variant = dataclasses.replace(goal, algorithm=goal.challenger.algorithm)
+            context.log.info(f"{goal.name}: training the challenger algorithm {variant.algorithm}")
+            _, other = _train_and_register(context, duckdb, variant, table, configured_goal=goal)
+            challenger_metadata = {
+                "challenger_algorithm_version": other.version,
+                "challenger_algorithm_outcome": ("champion: " if other.champion else "")
+                + other.champion_reason,
+            }
         report = training.backtest
         model = report.model
         return dg.MaterializeResult(
@@ -154,8 +156,35 @@ def training_definitions() -> dg.Definitions:
                 "importance": dg.MetadataValue.md(importance_markdown(training.importance)),
                 "top_fields": ", ".join(f.field for f in training.importance[:5]),
                 "positive_rate": round(float(np.mean(report.label)), 5),
+                **challenger_metadata,
             }
         )
+
+    def _train_and_register(
+        context: dg.AssetExecutionContext,
+        duckdb: DuckDBResource,
+        goal: Goal,
+        table: pa.Table,
+        configured_goal: Goal | None = None,
+    ) -> tuple[GoalTraining, RegisteredModel]:
+        training = train_goal(table, goal)
+        person_goal = goals.rollup_person_goal()
+        if goal.entity == "account" and person_goal is not None:
+            context.log.info(f"{goal.name}: backtesting roll-ups of {person_goal.name} person scores")
+            with duckdb.get_connection() as con:
+                training.backtest.candidates.update(
+                    rollup_backtest(con, person_goal, table, training.backtest)
+                )
+            adopt_best_source(training.trained, training.backtest, goal.algorithm, person_goal.name)
+        with duckdb.get_connection() as con:
+            registered = register_model(
+                con,
+                training,
+                settings.models_dir,
+                datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
+                configured_goal,
+            )
+        return training, registered
 
     return dg.Definitions(assets=[training_sets, model_registry])
 

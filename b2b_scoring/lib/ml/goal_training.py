@@ -19,15 +19,24 @@ from b2b_scoring.lib.ml.training import TrainedModel, fit_model
 from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, DataSpan, GateResult, training_set
 
 NOT_FEATURES = {"person_key", "account_key", "as_of_date", "label", "has_converted"}
+# The sales dispositions feedback, used only by goals that take dispositions as features.
+DISPOSITION_FEATURES = (
+    "last_disposition",
+    "days_since_disposition",
+    "dispositions_lifetime",
+    "rejections_lifetime",
+)
 IMPORTANCE_SAMPLE_ROWS = 5_000
 LEAKAGE_SAMPLE_ROWS = 300_000
 WINDOW_SUFFIX = re.compile(r"_(7d|30d|90d|lifetime)$")
 
 
 def feature_columns(table: pa.Table, goal: Goal) -> list[str]:
-    """Every column of the snapshots except keys, dates, the label and what the goal declares as
-    known only after contact."""
+    """Every column of the snapshots except keys, dates, the label, what the goal declares as
+    known only after contact and, unless the goal takes them as features, the dispositions."""
     excluded = NOT_FEATURES | set(goal.known_after_contact)
+    if goal.feedback.dispositions != "features":
+        excluded |= set(DISPOSITION_FEATURES)
     return [name for name in table.column_names if name not in excluded]
 
 

@@ -1,8 +1,12 @@
 """The model registry: each trained model of a goal as an artifact file plus a row of
-`ml.model_registry` (goal, version, trained_at, data window, features, metrics, champion flag).
+`ml.model_registry` (goal, version, trained_at, data window, features, metrics, champion and
+challenger flags), and every change of champion in `ml.model_promotions`.
 
 A new version becomes champion only when it beats the current champion's backtest ROC-AUC, or
 when there is no champion trained for the goal as it is defined now (its fingerprint changed).
+A new version that does not win becomes the goal's challenger (one at a time, the newest): it
+scores in shadow until its realized performance earns a promotion (`promote`) or a newer model
+takes its place.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any
 
 import duckdb
 
+from b2b_scoring.lib.goals import Goal
 from b2b_scoring.lib.ml.goal_training import GoalTraining
 from b2b_scoring.lib.ml.training import TrainedModel
-from b2b_scoring.lib.sql import table_exists
+from b2b_scoring.lib.sql import table_exists, transaction
 
 REGISTRY_TABLE = "ml.model_registry"
+PROMOTIONS_TABLE = "ml.model_promotions"
 CHAMPION_METRIC = "roc_auc"
 
 
@@ -42,7 +48,22 @@ def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
             artifact_path varchar not null,
             champion boolean not null,
             champion_reason varchar not null,
+            challenger boolean not null default false,
             primary key (goal, version)
+        )
+        """
+    )
+    # Registries written before champion/challenger.
+    con.execute(f"alter table {REGISTRY_TABLE} add column if not exists challenger boolean default false")
+    con.execute(
+        f"""
+        create table if not exists {PROMOTIONS_TABLE} (
+            goal varchar not null,
+            version integer not null,
+            previous_version integer,
+            promoted_at timestamp not null,
+            basis varchar not null,
+            reason varchar not null
         )
         """
     )
@@ -83,19 +104,41 @@ def registry_exists(con: duckdb.DuckDBPyConnection) -> bool:
 
 def champion(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, Any] | None:
     """The goal's champion (None when the goal, or any goal, has not been trained yet)."""
+    return _flagged_model(con, goal, "champion")
+
+
+def challenger(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, Any] | None:
+    """The goal's challenger, scoring in shadow (None when it has none)."""
+    if not registry_exists(con) or "challenger" not in _registry_columns(con):
+        return None
+    return _flagged_model(con, goal, "challenger")
+
+
+def _registry_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        row[0]
+        for row in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'ml' "
+            "and table_name = 'model_registry' and database_name = current_database()"
+        ).fetchall()
+    }
+
+
+def _flagged_model(con: duckdb.DuckDBPyConnection, goal: str, flag: str) -> dict[str, Any] | None:
     if not registry_exists(con):
         return None
     rows = con.execute(
-        f"select version, goal_fingerprint, metrics, artifact_path from {REGISTRY_TABLE} "
-        "where goal = ? and champion",
+        f"select version, goal_fingerprint, algorithm, metrics, artifact_path from {REGISTRY_TABLE} "
+        f"where goal = ? and {flag}",
         [goal],
     ).fetchall()
     if not rows:
         return None
-    version, fingerprint, metrics, path = rows[0]
+    version, fingerprint, algorithm, metrics, path = rows[0]
     return {
         "version": version,
         "fingerprint": fingerprint,
+        "algorithm": algorithm,
         "metrics": json.loads(metrics),
         "artifact_path": path,
     }
@@ -112,11 +155,13 @@ def register_model(
     training: GoalTraining,
     artifact_dir: Path,
     trained_at: datetime.datetime,
+    configured_goal: Goal | None = None,
 ) -> RegisteredModel:
     """Write the artifact, add the registry row and move the champion flag when the new model
-    wins, in one transaction."""
+    wins (else the challenger flag), in one transaction. `configured_goal` is the goal as
+    goals.yaml defines it when the training used another algorithm (its challenger algorithm)."""
     ensure_registry(con)
-    goal = training.goal
+    goal = configured_goal or training.goal
     metrics = registry_metrics(training)
     new_score = _backtest_score(metrics)
     con.execute("begin transaction")
@@ -142,18 +187,27 @@ def register_model(
                 f"backtest {CHAMPION_METRIC} {new_score:.4f} {verdict} champion v{current['version']} "
                 f"({old_score:.4f})"
             )
+        if not promoted:
+            reason += ": challenger, scores in shadow"
         artifact = artifact_dir / goal.name / f"v{version}.pkl"
         artifact.parent.mkdir(parents=True, exist_ok=True)
         artifact.write_bytes(pickle.dumps(training.trained, protocol=5))
+        # One challenger at a time; a new champion starts without one.
+        con.execute(f"update {REGISTRY_TABLE} set challenger = false where goal = ?", [goal.name])
         if promoted:
             con.execute(f"update {REGISTRY_TABLE} set champion = false where goal = ?", [goal.name])
+            _record_promotion(
+                con, goal.name, version, current and current["version"], trained_at, "training", reason
+            )
         con.execute(
-            f"insert into {REGISTRY_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {REGISTRY_TABLE} (goal, version, trained_at, algorithm, goal_fingerprint, "
+            "data_start, data_end, training_rows, features, metrics, artifact_path, champion, "
+            "champion_reason, challenger) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 goal.name,
                 version,
                 trained_at,
-                goal.algorithm,
+                training.goal.algorithm,
                 goal.fingerprint(),
                 training.first_as_of_date,
                 training.last_as_of_date,
@@ -163,6 +217,7 @@ def register_model(
                 str(artifact),
                 promoted,
                 reason,
+                not promoted,
             ],
         )
         con.execute("commit")
@@ -170,6 +225,37 @@ def register_model(
         con.execute("rollback")
         raise
     return RegisteredModel(goal.name, version, promoted, reason, artifact, metrics)
+
+
+def promote(
+    con: duckdb.DuckDBPyConnection, goal: str, version: int, basis: str, reason: str, at: datetime.datetime
+) -> None:
+    """Make `version` the goal's champion (it stops being a challenger), recorded with its reason."""
+    with transaction(con):
+        current = champion(con, goal)
+        con.execute(
+            f"update {REGISTRY_TABLE} set champion = (version = $version), "
+            "challenger = challenger and version <> $version, "
+            "champion_reason = CASE WHEN version = $version THEN $reason ELSE champion_reason END "
+            "where goal = $goal",
+            {"goal": goal, "version": version, "reason": reason},
+        )
+        _record_promotion(con, goal, version, current and current["version"], at, basis, reason)
+
+
+def _record_promotion(
+    con: duckdb.DuckDBPyConnection,
+    goal: str,
+    version: int,
+    previous: int | None,
+    at: datetime.datetime,
+    basis: str,
+    reason: str,
+) -> None:
+    con.execute(
+        f"insert into {PROMOTIONS_TABLE} values (?, ?, ?, ?, ?, ?)",
+        [goal, version, previous, at, basis, reason],
+    )
 
 
 def _can_score(artifact_path: Path) -> bool:

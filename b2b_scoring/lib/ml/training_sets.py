@@ -41,23 +41,33 @@ class DataSpan:
 
 
 def conversions_sql(goal: Goal) -> tuple[str, dict[str, object]]:
-    """(key, converted_at) of every conversion of the goal, with its query parameters."""
+    """(key, converted_at) of every conversion of the goal, with its query parameters; for a goal
+    that takes sales dispositions as labels, its positive dispositions count as conversions too."""
     conversion = goal.conversion
     if conversion.flat_export is not None:
         raise ValueError(f"goal {goal.name}: flat-export outcomes have no dates; train them with `backtest`")
+    parameters: dict[str, object]
     if conversion.attribute_name is not None:
         key = KEY_COLUMN[goal.entity]
         sql = (
             f"select {key} as key, event_at as converted_at from staging.stg_opportunity_events "
             f"where attribute_name = $attribute_name and new_value = $new_value and {key} is not null"
         )
-        return sql, {"attribute_name": conversion.attribute_name, "new_value": conversion.new_value}
-    sql = (
-        "select person_key as key, event_at as converted_at from staging.stg_experience_events "
-        "where event_type = $event "
-        "and (len($statuses::varchar[]) = 0 or list_contains($statuses::varchar[], converted_status))"
-    )
-    return sql, {"event": conversion.event, "statuses": list(conversion.converted_status)}
+        parameters = {"attribute_name": conversion.attribute_name, "new_value": conversion.new_value}
+    else:
+        sql = (
+            "select person_key as key, event_at as converted_at from staging.stg_experience_events "
+            "where event_type = $event "
+            "and (len($statuses::varchar[]) = 0 or list_contains($statuses::varchar[], converted_status))"
+        )
+        parameters = {"event": conversion.event, "statuses": list(conversion.converted_status)}
+    if goal.feedback.dispositions == "labels":
+        sql += (
+            " union all select person_key as key, disposition_at as converted_at "
+            "from staging.stg_sales_dispositions where list_contains($positive::varchar[], disposition)"
+        )
+        parameters["positive"] = list(goal.feedback.positive_dispositions)
+    return sql, parameters
 
 
 def data_span(con: duckdb.DuckDBPyConnection, goal: Goal) -> DataSpan:

@@ -9,6 +9,9 @@ scores given that day? Per goal and matured score date:
 - monitoring.segment_calibration: per industry, company size band and country, the predicted
   against the realized conversion rate, pooled over the matured dates of the last 90 days;
   segments the model under-scores (realized >= 1.25x predicted, at least 10 conversions) flagged.
+- monitoring.exploration: the exploration slice (tier C leads routed to sales anyway) against the
+  rest of tier C: records, conversions and records sales worked (a disposition in the window).
+  The slice is a random draw, so its conversion rate estimates what tier C holds unworked.
 A score date matures when its window ends on or before the last day with events.
 """
 
@@ -28,6 +31,7 @@ from b2b_scoring.lib.sql import fetch_single_row, table_exists, transaction
 REALIZED_TABLE = "monitoring.realized_performance"
 TIER_TABLE = "monitoring.tier_performance"
 SEGMENT_TABLE = "monitoring.segment_calibration"
+EXPLORATION_TABLE = "monitoring.exploration"
 SEGMENT_DAYS = 90
 UNDER_SCORED_RATIO = 1.25
 MIN_SEGMENT_CONVERSIONS = 10
@@ -50,6 +54,12 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
             conversions BIGINT NOT NULL, conversion_rate DOUBLE NOT NULL, mean_days_to_convert DOUBLE,
             won_rate DOUBLE, PRIMARY KEY (goal, score_date, tier)
         );
+        CREATE TABLE IF NOT EXISTS {EXPLORATION_TABLE} (
+            goal VARCHAR NOT NULL, score_date DATE NOT NULL, slice_records BIGINT NOT NULL,
+            slice_conversions BIGINT NOT NULL, slice_worked BIGINT, rest_of_tier_c_records BIGINT NOT NULL,
+            rest_of_tier_c_conversions BIGINT NOT NULL, rest_of_tier_c_worked BIGINT,
+            PRIMARY KEY (goal, score_date)
+        );
         CREATE TABLE IF NOT EXISTS {SEGMENT_TABLE} (
             goal VARCHAR NOT NULL, as_of_date DATE NOT NULL, dimension VARCHAR NOT NULL,
             segment VARCHAR NOT NULL,
@@ -61,7 +71,7 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _create_outcomes(con: duckdb.DuckDBPyConnection, goal: Goal, dates: list[datetime.date]) -> None:
+def create_outcomes(con: duckdb.DuckDBPyConnection, goal: Goal, dates: list[datetime.date]) -> None:
     """Temp table _outcomes: the goal's scores of `dates` with the label, days to the first
     conversion in the window and (accounts) whether an opportunity was won in it."""
     conversions, parameters = conversions_sql(goal)
@@ -76,19 +86,29 @@ def _create_outcomes(con: duckdb.DuckDBPyConnection, goal: Goal, dates: list[dat
         if goal.entity == "account"
         else ""
     )
+    worked, dispositions = "NULL::BOOLEAN AS worked", ""
+    if goal.entity == "person":
+        worked = "bool_or(d.person_key IS NOT NULL) AS worked"
+        dispositions = (
+            "LEFT JOIN staging.stg_sales_dispositions AS d ON d.person_key = s.person_key "
+            "AND d.disposition_at >= s.score_date "
+            "AND d.disposition_at < s.score_date + to_days($window::INTEGER)"
+        )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _outcomes AS
         WITH conversions AS ({conversions})
         SELECT s.{key} AS key, s.score_date, s.model_version, s.probability, s.score, s.tier,
+               coalesce(s.exploration, false) AS exploration,
                min(c.converted_at::DATE - s.score_date) AS days_to_convert,
                min(c.converted_at) IS NOT NULL AS converted,
-               {won}
+               {won}, {worked}
         FROM {SCORE_TABLES[goal.entity]} AS s
         LEFT JOIN conversions AS c
           ON c.key = s.{key} AND c.converted_at >= s.score_date
          AND c.converted_at < s.score_date + to_days($window::INTEGER)
         {opportunities}
+        {dispositions}
         WHERE s.goal = $goal AND list_contains($dates, s.score_date)
         GROUP BY ALL
         """,
@@ -125,7 +145,7 @@ def write_realized_performance(con: duckdb.DuckDBPyConnection, goal: Goal) -> li
     pending = [day for day in matured if day not in done]
     if not pending:
         return []
-    _create_outcomes(con, goal, pending)
+    create_outcomes(con, goal, pending)
     realized = []
     for day in pending:
         probability, label, versions = fetch_single_row(
@@ -166,6 +186,19 @@ def write_realized_performance(con: duckdb.DuckDBPyConnection, goal: Goal) -> li
             """,
             {"goal": goal.name},
         )
+        con.execute(
+            f"""
+            INSERT OR REPLACE INTO {EXPLORATION_TABLE}
+            SELECT $goal, score_date, count(*) FILTER (WHERE exploration),
+                   count(*) FILTER (WHERE exploration AND converted),
+                   count(*) FILTER (WHERE exploration AND worked),
+                   count(*) FILTER (WHERE NOT exploration AND tier = 'C'),
+                   count(*) FILTER (WHERE NOT exploration AND tier = 'C' AND converted),
+                   count(*) FILTER (WHERE NOT exploration AND tier = 'C' AND worked)
+            FROM _outcomes GROUP BY score_date HAVING count(*) FILTER (WHERE exploration) > 0
+            """,
+            {"goal": goal.name},
+        )
     _write_segment_calibration(con, goal, matured)
     con.execute("DROP TABLE IF EXISTS _outcomes")
     return pending
@@ -176,7 +209,7 @@ def _write_segment_calibration(
 ) -> None:
     last = matured[-1]
     recent = [day for day in matured if day > last - datetime.timedelta(days=SEGMENT_DAYS)]
-    _create_outcomes(con, goal, recent)
+    create_outcomes(con, goal, recent)
     account = "o.key" if goal.entity == "account" else "p.account_key"
     persons = "LEFT JOIN staging.stg_persons AS p ON p.person_key = o.key" if goal.entity == "person" else ""
     with transaction(con):
@@ -238,3 +271,35 @@ def tier_separation(
         else None
     )
     return rows, advice
+
+
+def exploration_summary(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, float | int] | None:
+    """The exploration slice against the rest of tier C, pooled over the matured score dates of
+    the last 90 days (None before any matured date with a slice)."""
+    row = fetch_single_row(
+        con,
+        f"""
+        SELECT count(*), sum(slice_records), sum(slice_conversions), sum(slice_worked),
+               sum(rest_of_tier_c_records), sum(rest_of_tier_c_conversions), sum(rest_of_tier_c_worked)
+        FROM {EXPLORATION_TABLE}
+        WHERE goal = $goal
+          AND score_date > (SELECT max(score_date) FROM {EXPLORATION_TABLE} WHERE goal = $goal)
+                           - {SEGMENT_DAYS}
+        """,
+        {"goal": goal},
+    )
+    dates, records, conversions, worked, rest, rest_conversions, rest_worked = row
+    if not dates:
+        return None
+
+    def share(part: object, whole: object) -> float:
+        return float(part) / float(whole) if part is not None and whole else float("nan")
+
+    return {
+        "score_dates": int(dates),
+        "slice_records_per_date": round(float(records) / dates, 1),
+        "slice_conversion_rate": share(conversions, records),
+        "rest_of_tier_c_conversion_rate": share(rest_conversions, rest),
+        "slice_worked_share": share(worked, records),
+        "rest_of_tier_c_worked_share": share(rest_worked, rest),
+    }

@@ -10,7 +10,9 @@ where the base rate is the positive share of the model's training rows. 50 is an
 every 10 points double the odds of converting (60: twice the average odds, 40: half of them).
 Percentile (1-100) ranks the day's population: the share of records scored at or below this
 probability. Tiers follow the goal's cut-offs on the score, or tier A takes the goal's sales
-capacity (the N most likely records); each tier maps to a routing queue.
+capacity (the N most likely records); each tier maps to a routing queue. A goal's exploration
+share flags a fixed random cohort of tier C records and routes them to sales anyway, so that
+low scores get worked and labelled too (retraining on worked leads alone would learn only the top).
 """
 
 from __future__ import annotations
@@ -63,14 +65,20 @@ def relative_to_population(
     )
     if policy.a_capacity is None or tier_a_floor is None:
         return scored
-    tier, route = tier_columns(
-        tiers(scored["score"].to_numpy(), probability, None, policy, tier_a_floor), policy
-    )
+    tier = tiers(scored["score"].to_numpy(), probability, None, policy, tier_a_floor)
+    exploration = scored["exploration"].to_numpy(zero_copy_only=False) & (tier == LOWEST_TIER)
+    tier, route = tier_columns(tier, policy, exploration)
     scored = scored.set_column(scored.schema.get_field_index("tier"), "tier", tier)
+    scored = scored.set_column(
+        scored.schema.get_field_index("exploration"), "exploration", pa.array(exploration, pa.bool_())
+    )
     return scored.set_column(scored.schema.get_field_index("route"), "route", route)
 
 
 TIERS = np.array(["A", "B", "C"])
+LOWEST_TIER = len(TIERS) - 1
+_FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
+_MIX_MULTIPLIERS = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 
 
 def tiers(
@@ -95,11 +103,50 @@ def tiers(
     return tier
 
 
-def tier_columns(tier: np.ndarray, policy: ScoringPolicy) -> tuple[pa.Array, pa.Array]:
-    """The tier letters and routing queues of tier indexes."""
+def tier_columns(
+    tier: np.ndarray, policy: ScoringPolicy, exploration: np.ndarray | None = None
+) -> tuple[pa.Array, pa.Array]:
+    """The tier letters and routing queues of tier indexes (the exploration queue for the records
+    of the exploration slice)."""
     routes = dict(policy.routes)
     route_of_tier = np.array([routes[name] for name in TIERS], dtype=object)
-    return pa.array(TIERS[tier], pa.string()), pa.array(route_of_tier[tier], pa.string())
+    route = route_of_tier[tier]
+    if exploration is not None:
+        route = np.where(exploration, policy.exploration_route, route)
+    return pa.array(TIERS[tier], pa.string()), pa.array(route, pa.string())
+
+
+def stable_unit_interval(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A fixed pseudo-random number in [0, 1) per key: a 64-bit hash of its UTF-8 bytes, so a key
+    draws the same number on every run, day and machine. Vectorized over the keys, byte position by
+    byte position."""
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    keys = keys.cast(pa.large_string())
+    offsets = np.frombuffer(keys.buffers()[1], dtype=np.int64)[keys.offset : keys.offset + len(keys) + 1]
+    data = np.frombuffer(keys.buffers()[2], dtype=np.uint8) if len(keys) else np.zeros(0, np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    digest = np.full(len(keys), _FNV_OFFSET, dtype=np.uint64)
+    for position in range(int(lengths.max(initial=0))):
+        active = lengths > position
+        digest[active] = (digest[active] ^ data[starts[active] + position]) * _FNV_PRIME
+    # FNV-1a alone leaves keys that differ in their last characters close together in the high
+    # bits; MurmurHash3's finalizer spreads them.
+    for multiplier in _MIX_MULTIPLIERS:
+        digest ^= digest >> np.uint64(33)
+        digest *= multiplier
+    digest ^= digest >> np.uint64(33)
+    return (digest >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+def exploration_slice(
+    tier: np.ndarray, keys: pa.Array | pa.ChunkedArray, policy: ScoringPolicy
+) -> np.ndarray:
+    """The records of the lowest tier that belong to the goal's exploration share: a fixed random
+    cohort of keys, so the same low-score leads stay in the slice from day to day."""
+    if policy.exploration_share <= 0:
+        return np.zeros(len(tier), dtype=bool)
+    return (tier == LOWEST_TIER) & (stable_unit_interval(keys) < policy.exploration_share)
 
 
 def score_records(
@@ -119,12 +166,8 @@ def score_records(
         raise ValueError("the model artifact predates scoring (no base rate): retrain the goal")
     keys = features[key_column].to_numpy(zero_copy_only=False)
     if trained.rollup_source is not None:
-        if rollups is None:
-            raise ValueError(
-                f"the model scores with the {trained.rollup_source} roll-up: person scores are needed"
-            )
-        assert trained.rollup_calibrator is not None
-        probability = trained.rollup_calibrator.probability(rollups[trained.rollup_source])
+        probability = model_probability(trained, features, rollups)
+        assert rollups is not None
         factors = rollup_factors(rollups, trained.rollup_source)
         # The roll-up, not the account features, moved the score: no feature drivers.
         drivers = no_change_drivers(len(keys))
@@ -137,7 +180,9 @@ def score_records(
         factors = influential_factors(contributions, matrix, trained.encoder)
         drivers = _drivers(trained, features, key_column, contributions, previous_features)
     score = score_from_probability(probability, trained.base_rate)
-    tier, route = tier_columns(tiers(score, probability, keys, policy), policy)
+    tier_index = tiers(score, probability, keys, policy)
+    exploration = exploration_slice(tier_index, features[key_column], policy)
+    tier, route = tier_columns(tier_index, policy, exploration)
     columns = {
         key_column: features[key_column],
         "probability": pa.array(probability, pa.float64()),
@@ -145,12 +190,50 @@ def score_records(
         "percentile": pa.array(percentiles(probability), pa.int16()),
         "tier": tier,
         "route": route,
+        "exploration": pa.array(exploration, pa.bool_()),
         "influential_factors": factors,
         "change_drivers": drivers,
     }
     for name, values in (rollups or {}).items():
         columns[f"rollup_{name}"] = pa.array(values, pa.float64())
     return pa.table(columns)
+
+
+def model_probability(
+    trained: TrainedModel, features: pa.Table, rollups: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """The calibrated probability of each record, without explanations (shadow scoring)."""
+    if trained.rollup_source is None:
+        return trained.probability(features)
+    if rollups is None:
+        raise ValueError(
+            f"the model scores with the {trained.rollup_source} roll-up: person scores are needed"
+        )
+    assert trained.rollup_calibrator is not None
+    return trained.rollup_calibrator.probability(rollups[trained.rollup_source])
+
+
+def shadow_scores(
+    trained: TrainedModel,
+    features: pa.Table,
+    key_column: str,
+    policy: ScoringPolicy,
+    rollups: dict[str, np.ndarray] | None = None,
+) -> pa.Table:
+    """A challenger's probability, score and tier of each record, as it would have scored them."""
+    assert trained.base_rate is not None, "the challenger artifact predates scoring"
+    probability = model_probability(trained, features, rollups)
+    score = score_from_probability(probability, trained.base_rate)
+    keys = features[key_column].to_numpy(zero_copy_only=False)
+    tier, _ = tier_columns(tiers(score, probability, keys, policy), policy)
+    return pa.table(
+        {
+            "record_key": features[key_column],
+            "probability": pa.array(probability, pa.float64()),
+            "score": pa.array(score, pa.int16()),
+            "tier": tier,
+        }
+    )
 
 
 def _drivers(

@@ -24,6 +24,7 @@ from b2b_scoring.lib.sql import table_exists, transaction
 
 SCORE_TABLES: dict[str, str] = {"person": "scores.person_scores", "account": "scores.account_scores"}
 INTRADAY_TABLE = "scores.intraday_person_scores"
+SHADOW_TABLE = "scores.shadow_scores"
 KEY_COLUMNS: dict[str, str] = {"person": "person_key", "account": "account_key"}
 CRM_ID_FIELDS: dict[str, str] = {"person": "Lead_ID", "account": "Account_ID"}
 ROLLUP_COLUMNS = tuple(f"rollup_{name}" for name in ROLLUPS)
@@ -82,6 +83,8 @@ def ensure_score_table(con: duckdb.DuckDBPyConnection, entity: Entity, table: st
         )
         """
     )
+    # Score tables written before the exploration slice.
+    con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS exploration BOOLEAN DEFAULT false")
     if entity == "account":
         for name in ROLLUP_COLUMNS:
             con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} DOUBLE")
@@ -158,6 +161,7 @@ def _insert_scored(
             INSERT INTO {table} BY NAME
             SELECT s.{key}, $goal AS goal, $day AS score_date, $entity AS model_type,
                    $version AS model_version, s.probability, s.score, s.percentile, s.tier, s.route,
+                   s.exploration,
                    s.influential_factors, p.score AS previous_score, p.tier AS previous_tier,
                    s.score - p.score AS score_change, s.change_drivers, $at AS scored_at
                    {rollups}
@@ -206,6 +210,45 @@ def _refresh_next_date(
     )
 
 
+def write_shadow_scores(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    goal: str,
+    score_date: dt.date,
+    model_version: int | None,
+    shadow: pa.Table | None,
+) -> int:
+    """Replace the goal's shadow scores of `score_date` with the challenger's `shadow` (from
+    `shadow_scores`); None (no challenger now) clears them."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS scores")
+    con.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {SHADOW_TABLE} (
+            entity VARCHAR NOT NULL, goal VARCHAR NOT NULL, score_date DATE NOT NULL,
+            model_version INTEGER NOT NULL, record_key VARCHAR NOT NULL, probability DOUBLE NOT NULL,
+            score SMALLINT NOT NULL, tier VARCHAR NOT NULL
+        )
+        """
+    )
+    with transaction(con):
+        con.execute(
+            f"DELETE FROM {SHADOW_TABLE} WHERE goal = $goal AND score_date = $day",
+            {"goal": goal, "day": score_date},
+        )
+        if shadow is None:
+            return 0
+        con.register("_shadow", shadow)
+        try:
+            con.execute(
+                f"INSERT INTO {SHADOW_TABLE} SELECT $entity, $goal, $day, $version, record_key, probability, "
+                "score, tier FROM _shadow",
+                {"entity": entity, "goal": goal, "day": score_date, "version": model_version},
+            )
+        finally:
+            con.unregister("_shadow")
+    return shadow.num_rows
+
+
 _CHANGED = "(previous_score IS NULL OR score <> previous_score OR tier <> previous_tier)"
 
 
@@ -229,7 +272,8 @@ def export_changes(
                score_change AS Score_Change__c,
                array_to_string(list_transform(influential_factors, lambda f: f.reason), '; ')
                    AS Score_Reasons__c,
-               model_version AS Model_Version__c
+               model_version AS Model_Version__c,
+               exploration AS Exploration_Slice__c
         FROM {table}
         WHERE goal = $goal AND score_date = $day AND {_CHANGED}
         ORDER BY score DESC, {key}
