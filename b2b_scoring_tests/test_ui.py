@@ -144,7 +144,8 @@ def test_a_user_sees_the_graph_the_drift_check_and_the_score_plot(ui) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        # Tall enough for the whole monitoring group: the graph renders only the nodes in view.
+        page = browser.new_page(viewport={"width": 1600, "height": 2400})
 
         def visit(path: str, expected: str, screenshot: str) -> str:
             page.goto(f"{url}{path}", wait_until="networkidle")
@@ -162,6 +163,7 @@ def test_a_user_sees_the_graph_the_drift_check_and_the_score_plot(ui) -> None:
                 "/locations/b2b_scoring/asset-groups/monitoring", "person_score_drift", "monitoring.png"
             )
             assert "person_realized_performance" in graph and "person_alerts" in graph
+            assert "person_challenger" in graph and "job_metrics" in graph
             checks = visit(
                 "/assets/monitoring/person_score_drift?view=checks", "score_drift", "drift_check.png"
             )

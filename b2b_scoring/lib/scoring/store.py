@@ -79,7 +79,8 @@ def ensure_score_table(con: duckdb.DuckDBPyConnection, entity: Entity, table: st
             previous_tier VARCHAR,
             score_change SMALLINT,
             change_drivers STRUCT(code VARCHAR, direction VARCHAR, log_odds DOUBLE)[],
-            scored_at TIMESTAMP NOT NULL
+            scored_at TIMESTAMP NOT NULL,
+            exploration BOOLEAN NOT NULL DEFAULT false
         )
         """
     )
