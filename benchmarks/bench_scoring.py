@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from b2b_scoring.lib.ml.registry import champion, load_model
-from b2b_scoring.lib.scoring.scores import score_records
-from b2b_scoring.lib.scoring.store import export_changes, write_scores
+from b2b_scoring.lib.scoring.scores import score_records, shadow_scores
+from b2b_scoring.lib.scoring.store import export_changes, write_scores, write_shadow_scores
 from b2b_scoring.lib.settings import Settings
 
 
@@ -118,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         f"score_records (all steps)      {scoring:7.2f} s  {args.persons / scoring:>10,.0f} rows/s  "
         f"peak RSS {peak_rss_gib():.2f} GiB"
     )
+    # A challenger costs what the champion model costs without explanations: the champion stands in.
+    began = time.perf_counter()
+    shadow = shadow_scores(trained, today, "person_key", Settings.from_env().goals().get(args.goal).scoring)
+    shadowing = time.perf_counter() - began
+    print(f"shadow scores (a challenger)   {shadowing:7.2f} s  {args.persons / shadowing:>10,.0f} rows/s")
     with (
         tempfile.TemporaryDirectory(prefix="bench_scoring_") as tmp,
         duckdb.connect(f"{tmp}/w.duckdb") as con,
@@ -128,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         rows, _, _ = export_changes(con, "person", args.goal, last, Path(tmp) / "crm")
         export = time.perf_counter() - began
+        began = time.perf_counter()
+        write_shadow_scores(con, "person", args.goal, last, 2, shadow)
+        shadow_write = time.perf_counter() - began
     print(f"write scores.person_scores     {write:7.2f} s  ({written.rows:,} rows)")
     print(f"CRM export (CSV + Parquet)     {export:7.2f} s  ({rows:,} rows)")
+    print(f"write scores.shadow_scores     {shadow_write:7.2f} s  ({shadow.num_rows:,} rows)")
     total = read + scoring + write + export
     print(
         f"total {total:.1f} s for {args.persons:,} persons: {args.persons / total:,.0f} rows/s, "
