@@ -212,30 +212,36 @@ def test_new_raw_persons_outside_a_matching_run_trigger_rematching(definitions: 
         assert "matches persons itself" in together.skip_message
 
 
-def test_drift_beyond_the_error_threshold_requests_retraining(definitions: dg.Definitions) -> None:
-    sensor = definitions.resolve_sensor_def("retrain_on_drift")
+def test_drifting_or_decaying_scores_request_retraining_once_per_model_version(
+    definitions: dg.Definitions,
+) -> None:
+    sensor = definitions.resolve_sensor_def("retrain_when_scores_degrade")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    drift = {
-        "person": ("lead_conversion", True),
-        "account": ("opportunity_contract", False),
-    }
+    # (asset, goal, model version, retrain recommended)
+    reports = [
+        ("person_score_drift", "lead_conversion", 3, True),
+        ("person_realized_performance", "lead_conversion", 3, True),  # the same version: one run
+        ("account_score_drift", "opportunity_contract", 2, False),
+        ("account_realized_performance", "opportunity_contract", 2, True),  # decayed, not drifted
+    ]
     with dg.instance_for_test() as instance:
-        for entity, (goal, recommended) in drift.items():
+        for asset, goal, version, recommended in reports:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
-                    asset_key=dg.AssetKey(["monitoring", f"{entity}_score_drift"]),
+                    asset_key=dg.AssetKey(["monitoring", asset]),
                     partition=f"2025-07-06|{goal}",
-                    metadata={"goal": goal, "model_version": 3, "retrain_recommended": recommended},
+                    metadata={"goal": goal, "model_version": version, "retrain_recommended": recommended},
                 )
             )
         context = dg.build_multi_asset_sensor_context(
-            monitored_assets=[dg.AssetKey(["monitoring", f"{entity}_score_drift"]) for entity in drift],
+            monitored_assets=[dg.AssetKey(["monitoring", asset]) for asset, *_ in reports],
             instance=instance,
             repository_def=definitions.get_repository_def(),
         )
         requests = sensor(context)
-        assert [(r.partition_key, r.run_key, r.job_name) for r in requests] == [
-            ("lead_conversion", "retrain-lead_conversion-v3", TRAINING_JOB)
+        assert sorted((r.partition_key, r.run_key, r.job_name) for r in requests) == [
+            ("lead_conversion", "retrain-lead_conversion-v3", TRAINING_JOB),
+            ("opportunity_contract", "retrain-opportunity_contract-v2", TRAINING_JOB),
         ]
         # The cursors moved on: the same materializations do not ask again.
         assert isinstance(sensor(context), dg.SkipReason)

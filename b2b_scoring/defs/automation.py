@@ -11,12 +11,13 @@ from b2b_scoring.defs.job_names import (
     SCORING_SENSOR,
     TRAINING_JOB,
 )
-from b2b_scoring.defs.monitoring.assets import monitoring_keys
+from b2b_scoring.defs.monitoring.assets import monitoring_keys, realized_key
 from b2b_scoring.defs.monitoring.job_metrics import JOB_METRICS_KEY
 from b2b_scoring.defs.partitions import PARTITION_RANGE_END_TAG
 from b2b_scoring.defs.scoring.assets import DATE, GOAL, drift_key, export_key, score_key, scoring_partitions
 from b2b_scoring.lib.goals import ENTITIES
 from b2b_scoring.lib.monitoring.drift import ERROR_PSI
+from b2b_scoring.lib.monitoring.performance import REALIZED_AUC_DROP
 from b2b_scoring.lib.settings import Settings
 
 DAILY_JOB_METRICS_SCHEDULE = "daily_job_metrics"
@@ -113,14 +114,20 @@ def automation() -> dg.Definitions:
         return [dg.RunRequest(run_key=f"{goal}-{date}", partition_key=goal) for goal in goals]
 
     @dg.multi_asset_sensor(
-        monitored_assets=[drift_key(entity) for entity in ENTITIES if scoring_partitions(settings, entity)],
+        monitored_assets=[
+            key
+            for entity in ENTITIES
+            if scoring_partitions(settings, entity)
+            for key in (drift_key(entity), realized_key(entity))
+        ],
         job=training_job,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Retrain a goal when its scores drift: a drift materialization with score PSI >= "
-        f"{ERROR_PSI} requests the goal's training run (once per goal and model version).",
+        description="Retrain a goal when its scores degrade: a drift materialization with score PSI >= "
+        f"{ERROR_PSI}, or a realized-performance one whose latest realized ROC-AUC is {REALIZED_AUC_DROP} or "
+        "more below the backtest, requests the goal's training run (once per goal and model version).",
     )
-    def retrain_on_drift(context: dg.MultiAssetSensorEvaluationContext):
-        requests = []
+    def retrain_when_scores_degrade(context: dg.MultiAssetSensorEvaluationContext):
+        requests = {}
         for records in context.latest_materialization_records_by_key().values():
             if records is None:
                 continue
@@ -129,17 +136,17 @@ def automation() -> dg.Definitions:
             if metadata.get("retrain_recommended") is None or not metadata["retrain_recommended"].value:
                 continue
             goal, version = metadata["goal"].value, metadata["model_version"].value
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"retrain-{goal}-v{version}", partition_key=str(goal), job_name=TRAINING_JOB
-                )
-            )
+            # Drift and decay of the same model version ask for one retraining.
+            run_key = f"retrain-{goal}-v{version}"
+            requests[run_key] = dg.RunRequest(run_key=run_key, partition_key=str(goal), job_name=TRAINING_JOB)
         context.advance_all_cursors()
-        return requests or dg.SkipReason("no goal's scores drift beyond the error threshold")
+        return list(requests.values()) or dg.SkipReason(
+            "no goal's scores drift or decay beyond their thresholds"
+        )
 
     return dg.Definitions(
         jobs=[daily_pipeline_job, all_assets_job, training_job, monitoring_job, *scoring_jobs],
-        sensors=[score_after_daily_pipeline, retrain_on_drift],
+        sensors=[score_after_daily_pipeline, retrain_when_scores_degrade],
         schedules=[
             dg.build_schedule_from_partitioned_job(
                 daily_pipeline_job,

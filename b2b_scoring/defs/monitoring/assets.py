@@ -27,7 +27,7 @@ from b2b_scoring.defs.scoring.assets import (
 )
 from b2b_scoring.lib.goals import ENTITIES, Entity
 from b2b_scoring.lib.ingestion.ingest import naive_utc
-from b2b_scoring.lib.ml.registry import challenger, load_model, promote
+from b2b_scoring.lib.ml.registry import backtest_score, challenger, load_model, promote
 from b2b_scoring.lib.ml.reports import bar
 from b2b_scoring.lib.monitoring.alerts import new_alerts, post_to_webhook, record_alerts
 from b2b_scoring.lib.monitoring.challenger import (
@@ -46,9 +46,11 @@ from b2b_scoring.lib.monitoring.drift import (
     write_drift,
 )
 from b2b_scoring.lib.monitoring.performance import (
+    REALIZED_AUC_DROP,
     REALIZED_TABLE,
     SEGMENT_TABLE,
     exploration_summary,
+    latest_realized_auc,
     tier_separation,
     write_realized_performance,
 )
@@ -188,7 +190,8 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
         deps=[score_key(entity)],
         kinds={"duckdb"},
         description=f"Realized performance of the {entity} scores whose prediction window has passed: AUC, "
-        "lift, calibration over time (monitoring.realized_performance), per tier "
+        f"lift, calibration over time (monitoring.realized_performance; retraining recommended when the "
+        f"realized ROC-AUC falls {REALIZED_AUC_DROP} below the backtest), per tier "
         "(monitoring.tier_performance) and per industry, size and country (monitoring.segment_calibration).",
         **shared,
     )
@@ -198,7 +201,9 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
         goal_name, _ = score_date_of(context)
         goal = goals.get(goal_name)
         with duckdb.get_connection() as con:
+            model = champion_or_failure(con, goal.name)
             evaluated = write_realized_performance(con, goal)
+            realized_auc = latest_realized_auc(con, goal.name, model["version"])
             series = con.execute(
                 "SELECT score_date, scored, conversions, roc_auc, lift_at_10, calibration_error "
                 f"FROM {REALIZED_TABLE} WHERE goal = ? ORDER BY score_date DESC LIMIT 30",
@@ -215,9 +220,15 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
             ).fetchall()
         if advice:
             context.log.warning(advice)
+        backtest_auc = backtest_score(model["metrics"])
+        decayed = realized_auc is not None and realized_auc < backtest_auc - REALIZED_AUC_DROP
         return dg.MaterializeResult(
             metadata={
                 "goal": goal.name,
+                "model_version": model["version"],
+                "backtest_roc_auc": round(backtest_auc, 4),
+                "latest_realized_roc_auc": float("nan") if realized_auc is None else round(realized_auc, 4),
+                "retrain_recommended": decayed,
                 "score_dates_evaluated_now": len(evaluated),
                 "latest_matured_score_date": str(series[0][0]) if series else "",
                 "realized_auc_over_time": dg.MetadataValue.md(

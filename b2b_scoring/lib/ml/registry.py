@@ -144,7 +144,7 @@ def _flagged_model(con: duckdb.DuckDBPyConnection, goal: str, flag: str) -> dict
     }
 
 
-def _backtest_score(metrics: dict[str, Any]) -> float:
+def backtest_score(metrics: dict[str, Any]) -> float:
     """The backtest metric of what scores: the model, or the person-score roll-up that beat it."""
     source = metrics.get("score_source") or next(iter(metrics["backtest"]))
     return float(metrics["backtest"][source]["metrics"][CHAMPION_METRIC])
@@ -163,7 +163,7 @@ def register_model(
     ensure_registry(con)
     goal = configured_goal or training.goal
     metrics = registry_metrics(training)
-    new_score = _backtest_score(metrics)
+    new_score = backtest_score(metrics)
     con.execute("begin transaction")
     try:
         version = con.execute(
@@ -180,7 +180,7 @@ def register_model(
                 f"champion v{current['version']} cannot score (artifact missing or too old)",
             )
         else:
-            old_score = _backtest_score(current["metrics"])
+            old_score = backtest_score(current["metrics"])
             promoted = new_score > old_score
             verdict = "beats" if promoted else "does not beat"
             reason = (

@@ -34,6 +34,8 @@ SEGMENT_TABLE = "monitoring.segment_calibration"
 EXPLORATION_TABLE = "monitoring.exploration"
 SEGMENT_DAYS = 90
 UNDER_SCORED_RATIO = 1.25
+# Realized ROC-AUC this far below the model's backtest recommends retraining.
+REALIZED_AUC_DROP = 0.05
 MIN_SEGMENT_CONVERSIONS = 10
 METRICS = ("roc_auc", "pr_auc", "lift_at_10", "recall_at_10", "brier", "calibration_error")
 
@@ -303,3 +305,13 @@ def exploration_summary(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, 
         "slice_worked_share": share(worked, records),
         "rest_of_tier_c_worked_share": share(rest_worked, rest),
     }
+
+
+def latest_realized_auc(con: duckdb.DuckDBPyConnection, goal: str, model_version: int) -> float | None:
+    """The realized ROC-AUC of the latest matured score date scored by this model version alone."""
+    rows = con.execute(
+        f"SELECT roc_auc FROM {REALIZED_TABLE} WHERE goal = ? AND model_versions = [?::INTEGER] "
+        "AND roc_auc IS NOT NULL ORDER BY score_date DESC LIMIT 1",
+        [goal, model_version],
+    ).fetchall()
+    return rows[0][0] if rows else None
