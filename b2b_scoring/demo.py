@@ -11,7 +11,7 @@ import duckdb
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from b2b_scoring.defs.automation import ALL_ASSETS_JOB, OWN_JOBS, TRAINING_JOB
-from b2b_scoring.defs.job_names import MONITORING_JOB
+from b2b_scoring.defs.job_names import JOB_METRICS_JOB
 from b2b_scoring.defs.partitions import partition_range_tags
 from b2b_scoring.defs.training.assets import TRAINING_SETS_KEY
 from b2b_scoring.lib.contract import CONTRACTS
@@ -75,11 +75,11 @@ def recent_first_partition(first: str, last: str, days: int = RECENT_DAYS) -> st
 
 
 def run_job_metrics(instance: dg.DagsterInstance) -> dg.JobExecutionResult:
-    """Run monitoring_job in this process as a deployed run would: loaded from the code location,
+    """Run job_metrics_job in this process as a deployed run would: loaded from the code location,
     whose jobs and schedules the job metrics read (a job executed in process has no repository)."""
     repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, DEFINITIONS_ATTRIBUTE)
     return dg.execute_job(
-        repository.get_reconstructable_job(MONITORING_JOB),
+        repository.get_reconstructable_job(JOB_METRICS_JOB),
         instance=instance,
         run_config=INFO_LOGS,
         raise_on_error=True,

@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import yaml
 
@@ -18,13 +19,14 @@ from b2b_scoring.lib.goals import ChallengerPolicy, GoalsError, default_goals_pa
 from b2b_scoring.lib.ml.goal_training import train_goal
 from b2b_scoring.lib.ml.registry import challenger, champion, promote, register_model
 from b2b_scoring.lib.ml.training_sets import data_span, training_set
-from b2b_scoring.lib.monitoring.challenger import challenger_verdict
+from b2b_scoring.lib.monitoring.challenger import challenger_verdict, pair_comparison
 from b2b_scoring_tests.conftest import PersonScoring, copy_year_world, use_year_world
 
 GOAL_NAME = "lead_conversion"
 # Score dates 2025-03-02..04: their 90-day windows have passed by the world's last day.
 PAST_DAYS = ("2025-03-01", "2025-03-02", "2025-03-03")
 NOW = datetime.datetime(2025, 7, 1)
+TRAINED_BEFORE = datetime.date(2025, 2, 1)
 POLICY = ChallengerPolicy(min_matured_dates=3, min_auc_gain=0.005)
 
 
@@ -37,7 +39,9 @@ def test_verdict_needs_enough_dates_a_mean_gain_and_wins_on_two_thirds() -> None
     assert not challenger_verdict(champion_auc, champion_auc + 0.004, POLICY, 2).promote
     # A large gain on one date does not outweigh losing the other two.
     lopsided = challenger_verdict(champion_auc, champion_auc + [0.09, -0.01, -0.01], POLICY, 2)
-    assert (lopsided.promote, lopsided.wins, round(lopsided.mean_auc_gain, 4)) == (False, 1, 0.0233)
+    assert (lopsided.promote, lopsided.final, lopsided.wins) == (False, True, 1)
+    assert round(lopsided.mean_auc_gain, 4) == 0.0233 and lopsided.reason.endswith("retired")
+    assert not challenger_verdict(champion_auc[:2], champion_auc[:2] + 0.1, POLICY, 2).final
     won = challenger_verdict(champion_auc, champion_auc + [0.02, 0.01, -0.001], POLICY, 2)
     assert won.promote and won.wins == 2 and "promoted" in won.reason
 
@@ -88,9 +92,11 @@ def _comparison_metadata(result: dg.ExecuteInProcessResult) -> dict:
 
 @pytest.fixture(scope="module")
 def contest(year_world, tmp_path_factory):
-    """Round 1: an uninformed model (trained on shuffled labels) loses its backtest and becomes the
-    challenger of the year world's model; the three past days are scored. Round 2: the roles are
-    swapped, as if the uninformed model were serving, and the same days are scored again."""
+    """Two models trained on the snapshots before February 2025 (so neither has seen the outcomes
+    of the compared score dates, March 2-4): an informed one and an uninformed one (shuffled
+    labels). Round 1: the informed model serves and the uninformed one, having lost its backtest,
+    is the challenger. Round 2: the roles are swapped, as if the uninformed model served; the same
+    days are scored again."""
     if not year_world.training[GOAL_NAME].success:
         pytest.skip("the lead goal of the 400-day world did not train")
     directory = tmp_path_factory.mktemp("challenger_world")
@@ -100,31 +106,45 @@ def contest(year_world, tmp_path_factory):
         settings = use_year_world(patch, data_dir)
         goal = settings.goals().get(GOAL_NAME)
         with duckdb.connect(str(settings.warehouse_path)) as con:
-            table = training_set(con, goal, data_span(con, goal), key_share=0.3)
+            table = training_set(con, goal, data_span(con, goal))
+            table = table.filter(pc.less(table["as_of_date"], pa.scalar(TRAINED_BEFORE, pa.date32())))
             shuffled = np.random.default_rng(0).permutation(table["label"].to_numpy())
-            uninformed = train_goal(
-                table.set_column(table.schema.get_field_index("label"), "label", pa.array(shuffled)), goal
+            uninformed = register_model(
+                con,
+                train_goal(
+                    table.set_column(table.schema.get_field_index("label"), "label", pa.array(shuffled)), goal
+                ),
+                settings.models_dir,
+                NOW,
             )
-            registered = register_model(con, uninformed, settings.models_dir, NOW)
-            serving = champion(con, GOAL_NAME)
+            informed = register_model(con, train_goal(table, goal), settings.models_dir, NOW)
+            promote(con, GOAL_NAME, informed.version, "test", "test setup: trained before February", NOW)
         scoring = PersonScoring(settings, GOAL_NAME)
         scoring.features(PAST_DAYS[0], PAST_DAYS[-1])
         first_round = _score_past_days(scoring)
         with duckdb.connect(str(settings.warehouse_path)) as con:
-            promote(con, GOAL_NAME, registered.version, "test", "test setup: uninformed champion", NOW)
+            after_first_round = (
+                challenger(con, GOAL_NAME),
+                con.execute(
+                    "SELECT champion_reason FROM ml.model_registry WHERE goal = ? AND version = ?",
+                    [GOAL_NAME, uninformed.version],
+                ).fetchall()[0][0],
+            )
+            promote(con, GOAL_NAME, uninformed.version, "test", "test setup: uninformed champion", NOW)
             con.execute(
                 "UPDATE ml.model_registry SET challenger = (version = ?) WHERE goal = ?",
-                [serving["version"], GOAL_NAME],
+                [informed.version, GOAL_NAME],
             )
         second_round = _score_past_days(scoring)
-        yield settings, registered, serving, first_round, second_round
+        yield settings, uninformed, informed, after_first_round, first_round, second_round
 
 
-def test_a_losing_model_scores_in_shadow_and_stays_challenger(contest) -> None:
-    settings, registered, serving, first_round, _ = contest
-    assert not registered.champion and registered.champion_reason.endswith(": challenger, scores in shadow")
+def test_a_losing_model_scores_in_shadow_and_is_retired(contest) -> None:
+    settings, uninformed, informed, after_first_round, first_round, _ = contest
+    assert uninformed.challenger and uninformed.champion_reason.endswith(": challenger, scores in shadow")
+    assert not informed.challenger and "kept in reserve while challenger" in informed.champion_reason
     scores = _metadata(first_round[0], score_key("person"))
-    assert scores["challenger"].value == f"v{registered.version} (lightgbm), scores in shadow"
+    assert scores["challenger"].value == f"v{uninformed.version} (lightgbm), scores in shadow"
     assert scores["shadow_rows"].value == scores["dagster/row_count"].value
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         compared = con.execute(
@@ -132,7 +152,7 @@ def test_a_losing_model_scores_in_shadow_and_stays_challenger(contest) -> None:
             "c.challenger_roc_auc, r.roc_auc FROM monitoring.challenger_performance AS c "
             "JOIN monitoring.realized_performance AS r USING (goal, score_date) "
             "WHERE c.challenger_version = ? ORDER BY 1",
-            [registered.version],
+            [uninformed.version],
         ).fetchall()
     # Each matured date compared once, on the same persons and labels as the realized performance.
     assert [str(row[0]) for row in compared] == ["2025-03-02", "2025-03-03", "2025-03-04"]
@@ -152,30 +172,51 @@ def test_a_losing_model_scores_in_shadow_and_stays_challenger(contest) -> None:
     verdicts = [_comparison_metadata(result) for result in first_round]
     assert [m["matured_dates_compared"].value for m in verdicts] == [1, 2, 3]
     assert not any(m["promoted"].value for m in verdicts)
-    assert "stays challenger" in verdicts[-1]["verdict"].value
+    # Judged on enough dates and lost: no longer a challenger, and the registry says why.
+    still_challenger, reason = after_first_round
+    assert verdicts[-1]["challenger"].value.endswith(": retired") and still_challenger is None
+    assert reason.startswith(f"realized ROC-AUC of challenger v{uninformed.version} -0.") and reason.endswith(
+        "retired"
+    )
 
 
 def test_a_challenger_that_wins_on_realized_outcomes_is_promoted(contest) -> None:
-    settings, registered, serving, _, second_round = contest
+    settings, uninformed, informed, _, _, second_round = contest
     verdicts = [_comparison_metadata(result) for result in second_round]
     assert [m["promoted"].value for m in verdicts] == [False, False, True]
-    assert verdicts[-1]["mean_auc_gain"].value > 0.15
+    assert verdicts[-1]["mean_auc_gain"].value > 0.1
+    assert verdicts[-1]["champion_version"].value == informed.version
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        assert champion(con, GOAL_NAME)["version"] == serving["version"]
+        assert champion(con, GOAL_NAME)["version"] == informed.version
         assert challenger(con, GOAL_NAME) is None
         promotions = con.execute(
             "SELECT version, previous_version, basis FROM ml.model_promotions "
-            "WHERE goal = ? AND basis <> 'training' ORDER BY promoted_at",
+            "WHERE goal = ? AND basis <> 'training' ORDER BY promoted_at, rowid",
             [GOAL_NAME],
         ).fetchall()
         reason = con.execute(
             "SELECT champion_reason FROM ml.model_registry WHERE goal = ? AND champion", [GOAL_NAME]
         ).fetchall()[0][0]
     assert promotions == [
-        (registered.version, serving["version"], "test"),
-        (serving["version"], registered.version, "shadow"),
+        (informed.version, 1, "test"),
+        (uninformed.version, informed.version, "test"),
+        (informed.version, uninformed.version, "shadow"),
     ]
     assert (
-        reason.startswith(f"realized ROC-AUC of challenger v{serving['version']} +0.")
-        and "promoted" in reason
+        reason.startswith(f"realized ROC-AUC of challenger v{informed.version} +0.") and "promoted" in reason
     )
+
+
+def test_outcomes_a_model_learnt_from_do_not_judge_it(contest) -> None:
+    settings, uninformed, informed, *_ = contest
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        assert len(pair_comparison(con, GOAL_NAME, informed.version, uninformed.version)) == 3
+        # Had the challenger been trained up to the end of March, March's outcomes would be in its
+        # training labels: the same comparisons would not count (rolled back, nothing changes).
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            "UPDATE ml.model_registry SET data_end = DATE '2025-03-31' WHERE goal = ? AND version = ?",
+            [GOAL_NAME, uninformed.version],
+        )
+        assert pair_comparison(con, GOAL_NAME, informed.version, uninformed.version) == []
+        con.execute("ROLLBACK")

@@ -67,7 +67,7 @@ def test_demo_end_to_end(tmp_path: Path, isolated_env: Path) -> None:
     assert (home / "dagster.yaml").is_file()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
-        newest_first = ["monitoring_job", "training_job", "training_job", "all_assets_job", "all_assets_job"]
+        newest_first = ["job_metrics_job", "training_job", "training_job", "all_assets_job", "all_assets_job"]
         assert [run.job_name for run in runs] == newest_first
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in [runs[0], *runs[3:]])
         events = instance.fetch_materializations(dg.AssetKey(["raw", "experience_events"]), limit=100)

@@ -12,7 +12,7 @@ from b2b_scoring.defs.automation import (
     ALL_ASSETS_JOB,
     DAILY_JOB_METRICS_SCHEDULE,
     DAILY_PIPELINE_JOB,
-    MONITORING_JOB,
+    JOB_METRICS_JOB,
     SCORING_JOBS,
     TRAINING_JOB,
 )
@@ -98,12 +98,12 @@ def test_jobs_and_schedule_resolve(definitions: dg.Definitions) -> None:
     intraday = {dg.AssetKey(["scores", "intraday_person_scores"])}
     assert definitions.resolve_job_def("intraday_scoring_job").asset_layer.executable_asset_keys == intraday
     # The job metrics run on their own, after the daily pipeline and the scoring it launches.
-    monitoring = definitions.resolve_job_def(MONITORING_JOB)
+    monitoring = definitions.resolve_job_def(JOB_METRICS_JOB)
     assert set(monitoring.asset_layer.executable_asset_keys) == {JOB_METRICS_KEY}
     assert JOB_METRICS_KEY not in daily_keys | set(everything.asset_layer.executable_asset_keys)
     metrics_schedule = definitions.resolve_schedule_def(DAILY_JOB_METRICS_SCHEDULE)
     assert (metrics_schedule.cron_schedule, metrics_schedule.execution_timezone) == ("0 7 * * *", "UTC")
-    assert metrics_schedule.job_name == MONITORING_JOB
+    assert metrics_schedule.job_name == JOB_METRICS_JOB
     assert metrics_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     own_jobs = training_keys | scoring_keys | intraday | {JOB_METRICS_KEY}
     assert set(everything.asset_layer.executable_asset_keys) | own_jobs == set(

@@ -11,7 +11,7 @@ import pytest
 from b2b_scoring.defs.automation import (
     DAILY_JOB_METRICS_SCHEDULE,
     DAILY_PIPELINE_JOB,
-    MONITORING_JOB,
+    JOB_METRICS_JOB,
     TRAINING_JOB,
 )
 from b2b_scoring.defs.monitoring.job_metrics import JOB_METRICS_KEY, schedule_ticks, stored_schedule_statuses
@@ -334,14 +334,14 @@ def test_job_metrics_asset_records_scores_matches_schedules_and_runs(isolated_en
     next_training = ticks["weekly_retraining"][-1]
     assert next_training.weekday() == 0 and next_training.time() == datetime.time(3, 0)
     assert before < next_training <= before + datetime.timedelta(days=7)
-    assert ticks[DAILY_JOB_METRICS_SCHEDULE][0] == MONITORING_JOB
+    assert ticks[DAILY_JOB_METRICS_SCHEDULE][0] == JOB_METRICS_JOB
 
     # The first job metrics run has finished by the second one; the second sees itself running.
     assert [run[:3] for run in runs] == [
         (DAILY_PIPELINE_JOB, "FAILURE", "2025-06-01..2025-06-30"),
         (TRAINING_JOB, "SUCCESS", "lead_conversion"),
-        (MONITORING_JOB, "SUCCESS", None),
-        (MONITORING_JOB, "STARTED", None),
+        (JOB_METRICS_JOB, "SUCCESS", None),
+        (JOB_METRICS_JOB, "STARTED", None),
     ]
     assert all(duration >= 0 for *_, duration in runs[:3]) and runs[3][3] is None
     assert [value for _, value in snapshots] == [5.0, 5.0] and snapshots[0][0] < snapshots[1][0]

@@ -130,6 +130,12 @@ def test_a_retrained_model_is_champion_only_when_it_beats_the_champion(
         replacement = register_model(con, training, tmp_path / "models", now)
         assert (replacement.version, replacement.champion) == (4, True)
         assert replacement.champion_reason == "champion v3 cannot score (artifact missing or too old)"
+        # Losers: the first becomes the challenger, the next waits in reserve until it is judged.
+        training.backtest.model.metrics["roc_auc"] -= 0.02
+        first, second = (register_model(con, training, tmp_path / "models", now) for _ in range(2))
+        assert (first.challenger, second.challenger) == (True, False)
+        assert second.champion_reason.endswith("kept in reserve while challenger v5 is compared in shadow")
+        assert challenger(con, goal.name)["version"] == 5
 
 
 def test_a_challenger_algorithm_registers_under_the_goal_definition(year_world: YearWorld, tmp_path) -> None:

@@ -6,7 +6,7 @@ from b2b_scoring.defs.insights.assets import SALES_VIEW_KEY
 from b2b_scoring.defs.job_names import (
     ALL_ASSETS_JOB,
     DAILY_PIPELINE_JOB,
-    MONITORING_JOB,
+    JOB_METRICS_JOB,
     SCORING_JOBS,
     SCORING_SENSOR,
     TRAINING_JOB,
@@ -28,7 +28,7 @@ SCORING = dg.AssetSelection.groups("scoring", "monitoring")
 # Job metrics look at the runs of the other jobs, on a schedule of their own.
 JOB_METRICS = dg.AssetSelection.assets(JOB_METRICS_KEY)
 # Intraday rescoring (unpartitioned, launched by its sensor) is never part of a daily run.
-OWN_JOBS = TRAINING | SCORING | JOB_METRICS | dg.AssetSelection.groups("intraday")
+OWN_JOBS = TRAINING | SCORING | dg.AssetSelection.groups("intraday")
 
 
 @dg.definitions
@@ -54,8 +54,8 @@ def automation() -> dg.Definitions:
         selection=TRAINING,
         description="Per goal (partition): training set and gates, then backtest, train, register.",
     )
-    monitoring_job = dg.define_asset_job(
-        MONITORING_JOB,
+    job_metrics_job = dg.define_asset_job(
+        JOB_METRICS_JOB,
         selection=JOB_METRICS,
         description="Job metrics: scored and matched counts, next schedule ticks, the runs of every job.",
     )
@@ -123,7 +123,7 @@ def automation() -> dg.Definitions:
         job=training_job,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Retrain a goal when its scores degrade: a drift materialization with score PSI >= "
-        f"{ERROR_PSI}, or a realized-performance one whose latest realized ROC-AUC is {REALIZED_AUC_DROP} or "
+        f"{ERROR_PSI}, or a realized-performance one whose recent realized ROC-AUC is {REALIZED_AUC_DROP} or "
         "more below the backtest, requests the goal's training run (once per goal and model version).",
     )
     def retrain_when_scores_degrade(context: dg.MultiAssetSensorEvaluationContext):
@@ -145,7 +145,7 @@ def automation() -> dg.Definitions:
         )
 
     return dg.Definitions(
-        jobs=[daily_pipeline_job, all_assets_job, training_job, monitoring_job, *scoring_jobs],
+        jobs=[daily_pipeline_job, all_assets_job, training_job, job_metrics_job, *scoring_jobs],
         sensors=[score_after_daily_pipeline, retrain_when_scores_degrade],
         schedules=[
             dg.build_schedule_from_partitioned_job(
@@ -157,7 +157,7 @@ def automation() -> dg.Definitions:
             weekly_retraining,
             dg.ScheduleDefinition(
                 name=DAILY_JOB_METRICS_SCHEDULE,
-                job=monitoring_job,
+                job=job_metrics_job,
                 cron_schedule="0 7 * * *",
                 execution_timezone="UTC",
                 default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -153,8 +153,8 @@ class Goal:
             self.algorithm,
             self.known_after_contact,
         )
-        # Only a non-default feedback is part of it, so that goals defined before it keep theirs.
-        if self.feedback != Feedback():
+        # Dispositions as labels change what is predicted; as features they change only the inputs.
+        if self.feedback.dispositions == "labels":
             definition += (self.feedback,)
         return hashlib.sha256(repr(definition).encode()).hexdigest()[:16]
 
@@ -347,7 +347,9 @@ def _challenger_policy(origin: str, spec: Any, at: str, goal_algorithm: str) -> 
         raise GoalsError(f"{origin}: {at}.min_matured_dates: expected a positive whole number, got {dates!r}")
     gain = spec.get("min_auc_gain", default.min_auc_gain)
     if not isinstance(gain, int | float) or isinstance(gain, bool) or not 0 <= gain < 0.5:
-        raise GoalsError(f"{origin}: {at}.min_auc_gain: expected a number from 0 to 0.5, got {gain!r}")
+        raise GoalsError(
+            f"{origin}: {at}.min_auc_gain: expected a number from 0 up to (not including) 0.5, got {gain!r}"
+        )
     return ChallengerPolicy(algorithm, dates, float(gain))
 
 

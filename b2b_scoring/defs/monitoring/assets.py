@@ -27,7 +27,7 @@ from b2b_scoring.defs.scoring.assets import (
 )
 from b2b_scoring.lib.goals import ENTITIES, Entity
 from b2b_scoring.lib.ingestion.ingest import naive_utc
-from b2b_scoring.lib.ml.registry import backtest_score, challenger, load_model, promote
+from b2b_scoring.lib.ml.registry import backtest_score, challenger, load_model, promote, retire_challenger
 from b2b_scoring.lib.ml.reports import bar
 from b2b_scoring.lib.monitoring.alerts import new_alerts, post_to_webhook, record_alerts
 from b2b_scoring.lib.monitoring.challenger import (
@@ -48,9 +48,10 @@ from b2b_scoring.lib.monitoring.drift import (
 from b2b_scoring.lib.monitoring.performance import (
     REALIZED_AUC_DROP,
     REALIZED_TABLE,
+    RECENT_DATES,
     SEGMENT_TABLE,
     exploration_summary,
-    latest_realized_auc,
+    recent_realized_auc,
     tier_separation,
     write_realized_performance,
 )
@@ -191,7 +192,8 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
         kinds={"duckdb"},
         description=f"Realized performance of the {entity} scores whose prediction window has passed: AUC, "
         f"lift, calibration over time (monitoring.realized_performance; retraining recommended when the "
-        f"realized ROC-AUC falls {REALIZED_AUC_DROP} below the backtest), per tier "
+        f"realized ROC-AUC of the last {RECENT_DATES} matured dates falls {REALIZED_AUC_DROP} or more below "
+        "the backtest), per tier "
         "(monitoring.tier_performance) and per industry, size and country (monitoring.segment_calibration).",
         **shared,
     )
@@ -203,7 +205,7 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
         with duckdb.get_connection() as con:
             model = champion_or_failure(con, goal.name)
             evaluated = write_realized_performance(con, goal)
-            realized_auc = latest_realized_auc(con, goal.name, model["version"])
+            realized_auc = recent_realized_auc(con, goal.name, model["version"])
             series = con.execute(
                 "SELECT score_date, scored, conversions, roc_auc, lift_at_10, calibration_error "
                 f"FROM {REALIZED_TABLE} WHERE goal = ? ORDER BY score_date DESC LIMIT 30",
@@ -221,13 +223,13 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
         if advice:
             context.log.warning(advice)
         backtest_auc = backtest_score(model["metrics"])
-        decayed = realized_auc is not None and realized_auc < backtest_auc - REALIZED_AUC_DROP
+        decayed = realized_auc is not None and realized_auc <= backtest_auc - REALIZED_AUC_DROP
         return dg.MaterializeResult(
             metadata={
                 "goal": goal.name,
                 "model_version": model["version"],
                 "backtest_roc_auc": round(backtest_auc, 4),
-                "latest_realized_roc_auc": float("nan") if realized_auc is None else round(realized_auc, 4),
+                "recent_realized_roc_auc": float("nan") if realized_auc is None else round(realized_auc, 4),
                 "retrain_recommended": decayed,
                 "score_dates_evaluated_now": len(evaluated),
                 "latest_matured_score_date": str(series[0][0]) if series else "",
@@ -351,12 +353,15 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
                     verdict.reason,
                     naive_utc(datetime.datetime.now(datetime.UTC)),
                 )
+            elif verdict.final:
+                retire_challenger(con, goal.name, contender["version"], verdict.reason)
         context.log.info(verdict.reason)
+        outcome = "promoted" if verdict.promote else "retired" if verdict.final else "in shadow"
         return dg.MaterializeResult(
             metadata={
                 "goal": goal.name,
-                "champion_version": current["version"],
-                "challenger": f"v{contender['version']} ({contender['algorithm']})",
+                "champion_version": contender["version"] if verdict.promote else current["version"],
+                "challenger": f"v{contender['version']} ({contender['algorithm']}): {outcome}",
                 "score_dates_compared_now": len(compared),
                 "matured_dates_compared": verdict.matured_dates,
                 "mean_auc_gain": verdict.mean_auc_gain if verdict.mean_auc_gain is not None else float("nan"),

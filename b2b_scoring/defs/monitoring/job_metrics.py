@@ -3,7 +3,7 @@
 Persons and accounts scored per goal (latest score date, per tier), matched persons, the next tick
 of every schedule and the recent runs of every job of the code location, written to
 monitoring.job_metrics, monitoring.schedule_ticks and monitoring.job_runs
-(b2b_scoring.lib.monitoring.job_metrics). Run by monitoring_job, on its own daily schedule.
+(b2b_scoring.lib.monitoring.job_metrics). Run by job_metrics_job, on its own daily schedule.
 
 The jobs and schedules are those of the run's repository (context.repository_def), which runs
 loaded from the code location have: launched in the UI, by a schedule or sensor, or with

@@ -5,6 +5,7 @@ the goal's champion model; its score_date is that as-of date. Person goals fill
 scores.person_scores, account goals scores.account_scores."""
 
 import datetime
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -133,14 +134,23 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
             contender = challenger(con, goal.name)
         shadow = None
         if contender is not None:
-            challenger_model = load_model(contender["artifact_path"])
-            if challenger_model.rollup_source is not None and rollups is None:
+            # The champion's scores are written: a challenger that cannot score only loses its shadow.
+            try:
+                challenger_model = load_model(contender["artifact_path"])
+            except (OSError, pickle.UnpicklingError, AttributeError, EOFError) as error:
                 context.log.warning(
-                    f"challenger v{contender['version']} scores with a roll-up of person scores, which "
-                    "are missing today: no shadow scores"
+                    f"challenger v{contender['version']} cannot be loaded ({error}): no shadow"
                 )
             else:
-                shadow = shadow_scores(challenger_model, today, KEY_COLUMNS[entity], goal.scoring, rollups)
+                if challenger_model.rollup_source is not None and rollups is None:
+                    context.log.warning(
+                        f"challenger v{contender['version']} scores with a roll-up of person scores, which "
+                        "are missing today: no shadow scores"
+                    )
+                else:
+                    shadow = shadow_scores(
+                        challenger_model, today, KEY_COLUMNS[entity], goal.scoring, rollups
+                    )
         with duckdb.get_connection() as con:
             write_shadow_scores(
                 con, entity, goal.name, score_date, contender and contender["version"], shadow

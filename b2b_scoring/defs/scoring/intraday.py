@@ -104,7 +104,7 @@ def intraday_person_scores(
         if morning is not None and morning.num_rows:
             tier_a_floor = pc.min(pc.filter(morning["probability"], morning["tier_a"])).as_py()
             scored = relative_to_population(
-                scored, morning["probability"].to_numpy(), tier_a_floor, goal.scoring
+                scored, "person_key", morning["probability"].to_numpy(), tier_a_floor, goal.scoring
             )
         with duckdb.get_connection() as con:
             rescored[goal.name] = write_intraday_scores(con, goal.name, as_of, model["version"], scored)

@@ -4,9 +4,9 @@ challenger flags), and every change of champion in `ml.model_promotions`.
 
 A new version becomes champion only when it beats the current champion's backtest ROC-AUC, or
 when there is no champion trained for the goal as it is defined now (its fingerprint changed).
-A new version that does not win becomes the goal's challenger (one at a time, the newest): it
-scores in shadow until its realized performance earns a promotion (`promote`) or a newer model
-takes its place.
+A new version that does not win becomes the goal's challenger when the goal has none (one at a
+time; otherwise it is kept in reserve): it scores in shadow until its realized performance earns
+a promotion (`promote`) or loses the comparison (`retire_challenger`).
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class RegisteredModel:
     goal: str
     version: int
     champion: bool
+    challenger: bool
     champion_reason: str
     artifact_path: Path
     metrics: dict[str, Any]
@@ -187,15 +188,22 @@ def register_model(
                 f"backtest {CHAMPION_METRIC} {new_score:.4f} {verdict} champion v{current['version']} "
                 f"({old_score:.4f})"
             )
+        contender = None if promoted else challenger(con, goal.name)
         if not promoted:
-            reason += ": challenger, scores in shadow"
+            reason += (
+                ": challenger, scores in shadow"
+                if contender is None
+                else f": kept in reserve while challenger v{contender['version']} is compared in shadow"
+            )
         artifact = artifact_dir / goal.name / f"v{version}.pkl"
         artifact.parent.mkdir(parents=True, exist_ok=True)
         artifact.write_bytes(pickle.dumps(training.trained, protocol=5))
-        # One challenger at a time; a new champion starts without one.
-        con.execute(f"update {REGISTRY_TABLE} set challenger = false where goal = ?", [goal.name])
         if promoted:
-            con.execute(f"update {REGISTRY_TABLE} set champion = false where goal = ?", [goal.name])
+            # A new champion starts without a challenger.
+            con.execute(
+                f"update {REGISTRY_TABLE} set champion = false, challenger = false where goal = ?",
+                [goal.name],
+            )
             _record_promotion(
                 con, goal.name, version, current and current["version"], trained_at, "training", reason
             )
@@ -217,14 +225,16 @@ def register_model(
                 str(artifact),
                 promoted,
                 reason,
-                not promoted,
+                not promoted and contender is None,
             ],
         )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    return RegisteredModel(goal.name, version, promoted, reason, artifact, metrics)
+    return RegisteredModel(
+        goal.name, version, promoted, not promoted and contender is None, reason, artifact, metrics
+    )
 
 
 def promote(
@@ -241,6 +251,15 @@ def promote(
             {"goal": goal, "version": version, "reason": reason},
         )
         _record_promotion(con, goal, version, current and current["version"], at, basis, reason)
+
+
+def retire_challenger(con: duckdb.DuckDBPyConnection, goal: str, version: int, reason: str) -> None:
+    """The challenger lost its comparison: it stops scoring in shadow (the next model that does not
+    beat the champion takes its place)."""
+    con.execute(
+        f"update {REGISTRY_TABLE} set challenger = false, champion_reason = ? where goal = ? and version = ?",
+        [reason, goal, version],
+    )
 
 
 def _record_promotion(

@@ -4,9 +4,11 @@ The challenger scores the same records as the champion every day, in shadow
 (`scores.shadow_scores`). Once a score date's prediction window has passed, both are evaluated on
 the records scored by both, with the same labels as the realized performance
 (`monitoring.challenger_performance`: ROC-AUC, Brier score and lift in the top 10% of each). The
-verdict pools the matured dates of the current champion/challenger pair: the challenger is
-promoted only when its ROC-AUC beats the champion's by the goal's `min_auc_gain` on average over
-at least `min_matured_dates` dates, and on at least two thirds of them.
+verdict pools the matured dates of the current champion/challenger pair after both training
+windows (a model is not judged on outcomes it learnt from): the challenger is promoted only when
+its ROC-AUC beats the champion's by the goal's `min_auc_gain` on average over at least
+`min_matured_dates` dates, and on at least two thirds of them; with that many dates and no win,
+it is retired, so the next model that loses its backtest takes its place.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from b2b_scoring.lib.goals import ChallengerPolicy, Goal
 from b2b_scoring.lib.ml.metrics import evaluate
+from b2b_scoring.lib.ml.registry import REGISTRY_TABLE
 from b2b_scoring.lib.monitoring.performance import create_outcomes, matured_score_dates
 from b2b_scoring.lib.scoring.store import SHADOW_TABLE
 from b2b_scoring.lib.sql import fetch_single_row, table_exists, transaction
@@ -31,6 +34,7 @@ _COMPARED = ("roc_auc", "brier", "lift_at_10")
 @dataclass(frozen=True)
 class ChallengerVerdict:
     promote: bool
+    final: bool  # enough matured dates compared: promoted, or retired
     matured_dates: int
     mean_auc_gain: float | None
     wins: int
@@ -41,29 +45,32 @@ def challenger_verdict(
     champion_auc: np.ndarray, challenger_auc: np.ndarray, policy: ChallengerPolicy, challenger_version: int
 ) -> ChallengerVerdict:
     """Whether the challenger's realized ROC-AUC, date by date against the champion's on the same
-    records, earns a promotion under the goal's policy."""
+    records, earns a promotion under the goal's policy; final once enough dates are compared."""
     dates = len(champion_auc)
+    gain = float(np.mean(challenger_auc - champion_auc)) if dates else None
+    wins = int(np.sum(challenger_auc > champion_auc))
     if dates < policy.min_matured_dates:
         return ChallengerVerdict(
             False,
+            False,
             dates,
-            float(np.mean(challenger_auc - champion_auc)) if dates else None,
-            int(np.sum(challenger_auc > champion_auc)),
+            gain,
+            wins,
             f"challenger v{challenger_version}: {dates} of {policy.min_matured_dates} matured score dates "
             "needed to compare",
         )
-    gain = float(np.mean(challenger_auc - champion_auc))
-    wins = int(np.sum(challenger_auc > champion_auc))
+    assert gain is not None
     promote = gain >= policy.min_auc_gain and wins >= WIN_SHARE * dates
-    verdict = "promoted" if promote else "stays challenger"
     return ChallengerVerdict(
         promote,
+        True,
         dates,
         gain,
         wins,
         f"realized ROC-AUC of challenger v{challenger_version} {gain:+.4f} vs the champion on the same "
         f"records (mean of {dates} matured score dates, better on {wins}; needs "
-        f"{policy.min_auc_gain:+.4f} and {WIN_SHARE:.0%} of the dates): {verdict}",
+        f"{policy.min_auc_gain:+.4f} and {WIN_SHARE:.0%} of the dates): "
+        + ("promoted" if promote else "retired"),
     )
 
 
@@ -117,16 +124,18 @@ def write_challenger_performance(con: duckdb.DuckDBPyConnection, goal: Goal) -> 
             """,
             [goal.name, day],
         )
-        label = np.asarray(label or [], dtype=np.int8)
-        if not 0 < label.sum() < len(label):
+        if challenger_version is None:  # no record scored by both
             continue
+        label = np.asarray(label, dtype=np.int8)
+        # A date where everyone (or no one) converted has no ROC-AUC: kept with empty metrics.
+        both_classes = 0 < label.sum() < len(label)
         results = {
-            role: evaluate(np.asarray(probability, dtype=float), label)
+            role: evaluate(np.asarray(probability, dtype=float), label) if both_classes else {}
             for role, probability in (("champion", champion_p), ("challenger", challenger_p))
         }
         compared.append(
             [goal.name, day, champion_version, challenger_version, len(label), int(label.sum())]
-            + [results[role][name] for role in ("champion", "challenger") for name in _COMPARED]
+            + [results[role].get(name) for role in ("champion", "challenger") for name in _COMPARED]
         )
     con.execute("DROP TABLE IF EXISTS _outcomes")
     if compared:
@@ -141,13 +150,20 @@ def write_challenger_performance(con: duckdb.DuckDBPyConnection, goal: Goal) -> 
 def pair_comparison(
     con: duckdb.DuckDBPyConnection, goal: str, champion_version: int, challenger_version: int
 ) -> list[tuple]:
-    """The compared score dates of this champion/challenger pair: (score_date, scored, conversions,
-    champion ROC-AUC, challenger ROC-AUC), oldest first."""
+    """The compared score dates of this champion/challenger pair that neither model saw in
+    training (after both training windows): (score_date, scored, conversions, champion ROC-AUC,
+    challenger ROC-AUC), oldest first."""
     if not table_exists(con, COMPARISON_TABLE):
         return []
     return con.execute(
-        "SELECT score_date, scored, conversions, champion_roc_auc, challenger_roc_auc "
-        f"FROM {COMPARISON_TABLE} WHERE goal = ? AND champion_version = ? AND challenger_version = ? "
-        "ORDER BY score_date",
-        [goal, champion_version, challenger_version],
+        f"""
+        SELECT score_date, scored, conversions, champion_roc_auc, challenger_roc_auc
+        FROM {COMPARISON_TABLE}
+        WHERE goal = $goal AND champion_version = $champion AND challenger_version = $challenger
+          AND champion_roc_auc IS NOT NULL AND challenger_roc_auc IS NOT NULL
+          AND score_date > (SELECT max(data_end) FROM {REGISTRY_TABLE}
+                            WHERE goal = $goal AND version IN ($champion, $challenger))
+        ORDER BY score_date
+        """,
+        {"goal": goal, "champion": champion_version, "challenger": challenger_version},
     ).fetchall()

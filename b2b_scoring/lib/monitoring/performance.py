@@ -34,8 +34,10 @@ SEGMENT_TABLE = "monitoring.segment_calibration"
 EXPLORATION_TABLE = "monitoring.exploration"
 SEGMENT_DAYS = 90
 UNDER_SCORED_RATIO = 1.25
-# Realized ROC-AUC this far below the model's backtest recommends retraining.
+# Realized ROC-AUC (mean of the latest RECENT_DATES matured dates) this far below the model's
+# backtest, or further, recommends retraining.
 REALIZED_AUC_DROP = 0.05
+RECENT_DATES = 7
 MIN_SEGMENT_CONVERSIONS = 10
 METRICS = ("roc_auc", "pr_auc", "lift_at_10", "recall_at_10", "brier", "calibration_error")
 
@@ -307,11 +309,15 @@ def exploration_summary(con: duckdb.DuckDBPyConnection, goal: str) -> dict[str, 
     }
 
 
-def latest_realized_auc(con: duckdb.DuckDBPyConnection, goal: str, model_version: int) -> float | None:
-    """The realized ROC-AUC of the latest matured score date scored by this model version alone."""
-    rows = con.execute(
-        f"SELECT roc_auc FROM {REALIZED_TABLE} WHERE goal = ? AND model_versions = [?::INTEGER] "
-        "AND roc_auc IS NOT NULL ORDER BY score_date DESC LIMIT 1",
-        [goal, model_version],
-    ).fetchall()
-    return rows[0][0] if rows else None
+def recent_realized_auc(
+    con: duckdb.DuckDBPyConnection, goal: str, model_version: int, dates: int = RECENT_DATES
+) -> float | None:
+    """The mean realized ROC-AUC of the latest matured score dates (up to `dates`) scored by this
+    model version alone; one day alone is too noisy to retrain on."""
+    value = fetch_single_row(
+        con,
+        f"SELECT avg(roc_auc) FROM (SELECT roc_auc FROM {REALIZED_TABLE} WHERE goal = ? "
+        "AND model_versions = [?::INTEGER] AND roc_auc IS NOT NULL ORDER BY score_date DESC LIMIT ?)",
+        [goal, model_version, dates],
+    )[0]
+    return None if value is None else float(value)

@@ -53,10 +53,15 @@ def percentiles(probability: np.ndarray, population: np.ndarray | None = None) -
 
 
 def relative_to_population(
-    scored: pa.Table, population: np.ndarray, tier_a_floor: float | None, policy: ScoringPolicy
+    scored: pa.Table,
+    key_column: str,
+    population: np.ndarray,
+    tier_a_floor: float | None,
+    policy: ScoringPolicy,
 ) -> pa.Table:
     """Intraday scores of a few records placed in the day's scored population: percentile among
-    its probabilities; with a sales-capacity tier A, A from the lowest probability it admitted."""
+    its probabilities; with a sales-capacity tier A, A from the lowest probability it admitted
+    (and the exploration slice of the tier C that follows)."""
     probability = scored["probability"].to_numpy()
     scored = scored.set_column(
         scored.schema.get_field_index("percentile"),
@@ -66,7 +71,7 @@ def relative_to_population(
     if policy.a_capacity is None or tier_a_floor is None:
         return scored
     tier = tiers(scored["score"].to_numpy(), probability, None, policy, tier_a_floor)
-    exploration = scored["exploration"].to_numpy(zero_copy_only=False) & (tier == LOWEST_TIER)
+    exploration = exploration_slice(tier, scored[key_column], policy)
     tier, route = tier_columns(tier, policy, exploration)
     scored = scored.set_column(scored.schema.get_field_index("tier"), "tier", tier)
     scored = scored.set_column(
