@@ -21,6 +21,7 @@ from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
 from b2b_scoring.lib.scoring.scores import (
     exploration_slice,
     percentiles,
+    relative_to_population,
     score_from_probability,
     score_records,
     stable_unit_interval,
@@ -145,6 +146,22 @@ def test_scores_route_the_exploration_slice(trained):
     assert set(again.filter(again["exploration"])["person_key"].to_pylist()) == {
         key for key in flagged["person_key"].to_pylist() if key not in dropped
     }
+
+
+def test_intraday_re_tiering_keeps_the_exploration_slice(trained):
+    """A few persons rescored during the day: with a sales-capacity tier A they first rank among
+    themselves (most in A), then against the morning's cut-off (most drop to C), and the ones of
+    the exploration cohort that land in C are flagged as in the daily run."""
+    policy = ScoringPolicy(70, 40, a_capacity=40, exploration_share=0.5, exploration_route="Explore")
+    few = leads(50, seed=9)
+    scored = score_records(trained, few, "person_key", policy)
+    morning = np.full(10_000, 0.99)  # a morning population where only p >= 0.99 made tier A
+    placed = relative_to_population(scored, "person_key", morning, 0.99, policy)
+    tier = np.array([{"A": 0, "B": 1, "C": 2}[t] for t in placed["tier"].to_pylist()])
+    expected = exploration_slice(tier, few["person_key"], policy)
+    assert expected.sum() > 5
+    assert placed["exploration"].to_pylist() == expected.tolist()
+    assert [r == "Explore" for r in placed["route"].to_pylist()] == expected.tolist()
 
 
 def test_scores_reasons_and_change_drivers(trained):
