@@ -136,6 +136,18 @@ def test_a_retrained_model_is_champion_only_when_it_beats_the_champion(
         assert (first.challenger, second.challenger) == (True, False)
         assert second.champion_reason.endswith("kept in reserve while challenger v5 is compared in shadow")
         assert challenger(con, goal.name)["version"] == 5
+        # Of two losers of one training run (same trained_at), the better backtest is the challenger.
+        training.backtest.model.metrics["roc_auc"] += 0.01
+        better_loser = register_model(con, training, tmp_path / "models", now)
+        assert (better_loser.version, better_loser.champion, better_loser.challenger) == (7, False, True)
+        assert challenger(con, goal.name)["version"] == 7
+        assert (
+            con.execute(
+                "select champion_reason from ml.model_registry where goal = ? and version = 5", [goal.name]
+            )
+            .fetchall()[0][0]
+            .endswith(": kept in reserve, v7 of the same training backtests better")
+        )
 
 
 def test_a_challenger_algorithm_registers_under_the_goal_definition(year_world: YearWorld, tmp_path) -> None:

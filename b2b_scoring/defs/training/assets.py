@@ -116,12 +116,13 @@ def training_definitions() -> dg.Definitions:
             key_share = key_share_for(rows, settings.max_training_rows)
             table = training_set(con, goal, span, key_share)
         context.log.info(f"{goal.name}: training on {table.num_rows:,} of {rows:,} labelled snapshots")
-        training, registered = _train_and_register(context, duckdb, goal, table)
+        trained_at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        training, registered = _train_and_register(context, duckdb, goal, table, trained_at)
         challenger_metadata = {}
         if goal.challenger.algorithm is not None:
             variant = dataclasses.replace(goal, algorithm=goal.challenger.algorithm)
             context.log.info(f"{goal.name}: training the challenger algorithm {variant.algorithm}")
-            _, other = _train_and_register(context, duckdb, variant, table, configured_goal=goal)
+            _, other = _train_and_register(context, duckdb, variant, table, trained_at, configured_goal=goal)
             challenger_metadata = {
                 "challenger_algorithm_version": other.version,
                 "challenger_algorithm_outcome": ("champion: " if other.champion else "")
@@ -165,6 +166,7 @@ def training_definitions() -> dg.Definitions:
         duckdb: DuckDBResource,
         goal: Goal,
         table: pa.Table,
+        trained_at: datetime.datetime,
         configured_goal: Goal | None = None,
     ) -> tuple[GoalTraining, RegisteredModel]:
         training = train_goal(table, goal)
@@ -177,13 +179,7 @@ def training_definitions() -> dg.Definitions:
                 )
             adopt_best_source(training.trained, training.backtest, goal.algorithm, person_goal.name)
         with duckdb.get_connection() as con:
-            registered = register_model(
-                con,
-                training,
-                settings.models_dir,
-                datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
-                configured_goal,
-            )
+            registered = register_model(con, training, settings.models_dir, trained_at, configured_goal)
         return training, registered
 
     return dg.Definitions(assets=[training_sets, model_registry])

@@ -129,19 +129,20 @@ def _flagged_model(con: duckdb.DuckDBPyConnection, goal: str, flag: str) -> dict
     if not registry_exists(con):
         return None
     rows = con.execute(
-        f"select version, goal_fingerprint, algorithm, metrics, artifact_path from {REGISTRY_TABLE} "
-        f"where goal = ? and {flag}",
+        "select version, goal_fingerprint, algorithm, metrics, artifact_path, trained_at "
+        f"from {REGISTRY_TABLE} where goal = ? and {flag}",
         [goal],
     ).fetchall()
     if not rows:
         return None
-    version, fingerprint, algorithm, metrics, path = rows[0]
+    version, fingerprint, algorithm, metrics, path, trained_at = rows[0]
     return {
         "version": version,
         "fingerprint": fingerprint,
         "algorithm": algorithm,
         "metrics": json.loads(metrics),
         "artifact_path": path,
+        "trained_at": trained_at,
     }
 
 
@@ -189,6 +190,23 @@ def register_model(
                 f"({old_score:.4f})"
             )
         contender = None if promoted else challenger(con, goal.name)
+        # Two losers of one training run (the goal's algorithm and its challenger algorithm, both
+        # registered with the run's trained_at): the better backtest takes the challenger's slot.
+        if (
+            contender is not None
+            and contender["trained_at"] == trained_at
+            and new_score > backtest_score(contender["metrics"])
+        ):
+            con.execute(
+                f"update {REGISTRY_TABLE} set challenger = false, champion_reason = replace(champion_reason, "
+                "': challenger, scores in shadow', ?) where goal = ? and version = ?",
+                [
+                    f": kept in reserve, v{version} of the same training backtests better",
+                    goal.name,
+                    contender["version"],
+                ],
+            )
+            contender = None
         if not promoted:
             reason += (
                 ": challenger, scores in shadow"
