@@ -225,7 +225,7 @@ def _limits(origin: str, value: Any) -> dict[str, int]:
         raise GoalsError(f"{origin}: limits: expected a mapping like {{production: 5, development: 1}}")
     _only_keys(origin, value, set(ENVIRONMENTS), "limits")
     for name, limit in value.items():
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        if not _whole_number(limit) or limit < 1:
             raise GoalsError(f"{origin}: limits.{name}: expected a positive integer, got {limit!r}")
     return dict(value)
 
@@ -262,7 +262,7 @@ def _goal(origin: str, entry: Any, at: str) -> Goal:
     if entity not in ENTITIES:
         raise GoalsError(f"{origin}: {at}.entity: expected one of {', '.join(ENTITIES)}, got {entity!r}")
     window = entry.get("prediction_window_days")
-    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= MAX_WINDOW_DAYS:
+    if not _whole_number(window) or not 1 <= window <= MAX_WINDOW_DAYS:
         raise GoalsError(
             f"{origin}: {at}.prediction_window_days: expected a whole number of days from 1 to "
             f"{MAX_WINDOW_DAYS}, got {window!r}"
@@ -343,10 +343,10 @@ def _challenger_policy(origin: str, spec: Any, at: str, goal_algorithm: str) -> 
             f"own {goal_algorithm}, got {algorithm!r}"
         )
     dates = spec.get("min_matured_dates", default.min_matured_dates)
-    if not isinstance(dates, int) or isinstance(dates, bool) or dates < 1:
+    if not _whole_number(dates) or dates < 1:
         raise GoalsError(f"{origin}: {at}.min_matured_dates: expected a positive whole number, got {dates!r}")
     gain = spec.get("min_auc_gain", default.min_auc_gain)
-    if not isinstance(gain, int | float) or isinstance(gain, bool) or not 0 <= gain < 0.5:
+    if not _number(gain) or not 0 <= gain < 0.5:
         raise GoalsError(
             f"{origin}: {at}.min_auc_gain: expected a number from 0 up to (not including) 0.5, got {gain!r}"
         )
@@ -365,7 +365,7 @@ def _scoring_policy(origin: str, spec: Any, at: str) -> ScoringPolicy:
     cutoffs = {}
     for tier, fallback in (("A", default.a_min_score), ("B", default.b_min_score)):
         value = tiers.get(tier, fallback)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+        if not _whole_number(value) or not 0 <= value <= 100:
             raise GoalsError(f"{origin}: {at}.tiers.{tier}: expected a score from 0 to 100, got {value!r}")
         cutoffs[tier] = value
     if cutoffs["B"] > cutoffs["A"]:
@@ -380,7 +380,7 @@ def _scoring_policy(origin: str, spec: Any, at: str) -> ScoringPolicy:
         _only_keys(origin, sizing, {"sales_reps", "leads_per_rep_per_week"}, f"{at}.tier_a_capacity")
         for name in ("sales_reps", "leads_per_rep_per_week"):
             value = sizing.get(name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _whole_number(value) or value < 1:
                 raise GoalsError(
                     f"{origin}: {at}.tier_a_capacity.{name}: expected a positive whole number, got {value!r}"
                 )
@@ -395,7 +395,7 @@ def _scoring_policy(origin: str, spec: Any, at: str) -> ScoringPolicy:
         raise GoalsError(f"{origin}: {at}.exploration: expected {{share: 0.02, routing: QUEUE}}")
     _only_keys(origin, exploration, {"share", "routing"}, f"{at}.exploration")
     share = exploration.get("share", default.exploration_share)
-    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 0.2:
+    if not _number(share) or not 0 <= share <= 0.2:
         raise GoalsError(f"{origin}: {at}.exploration.share: expected a share from 0 to 0.2, got {share!r}")
     route = exploration.get("routing", default.exploration_route)
     if not isinstance(route, str) or not route:
@@ -477,6 +477,14 @@ def _conversion(origin: str, spec: Any, at: str, entity: str) -> Conversion:
         f"{origin}: {at}.event: unknown conversion event {event!r}; use one of "
         f"{', '.join(CONVERSION_EVENTS)}, or `flat_export: NAME`"
     )
+
+
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # YAML's true is an int in Python
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _only_keys(origin: str, spec: dict, allowed: set[str], at: str) -> None:

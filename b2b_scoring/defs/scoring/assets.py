@@ -5,7 +5,6 @@ the goal's champion model; its score_date is that as-of date. Person goals fill
 scores.person_scores, account goals scores.account_scores."""
 
 import datetime
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.defs.partitions import daily_partitions
 from b2b_scoring.defs.training.assets import MODEL_REGISTRY_KEY
-from b2b_scoring.lib.goals import ENTITIES, Entity, GoalSet
-from b2b_scoring.lib.ml.registry import challenger, champion, load_model
+from b2b_scoring.lib.goals import ENTITIES, Entity, GoalSet, ScoringPolicy
+from b2b_scoring.lib.ml.registry import ARTIFACT_ERRORS, challenger, champion, load_model
 from b2b_scoring.lib.ml.reports import score_distribution_markdown
 from b2b_scoring.lib.ml.training import TrainedModel
 from b2b_scoring.lib.scoring.rollups import rollup_persons, rollups_for
@@ -132,25 +131,11 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         with duckdb.get_connection() as con:
             written = write_scores(con, entity, goal.name, score_date, model["version"], scored)
             contender = challenger(con, goal.name)
-        shadow = None
-        if contender is not None:
-            # The champion's scores are written: a challenger that cannot score only loses its shadow.
-            try:
-                challenger_model = load_model(contender["artifact_path"])
-            except (OSError, pickle.UnpicklingError, AttributeError, EOFError) as error:
-                context.log.warning(
-                    f"challenger v{contender['version']} cannot be loaded ({error}): no shadow"
-                )
-            else:
-                if challenger_model.rollup_source is not None and rollups is None:
-                    context.log.warning(
-                        f"challenger v{contender['version']} scores with a roll-up of person scores, which "
-                        "are missing today: no shadow scores"
-                    )
-                else:
-                    shadow = shadow_scores(
-                        challenger_model, today, KEY_COLUMNS[entity], goal.scoring, rollups
-                    )
+        shadow = (
+            None
+            if contender is None
+            else _shadow(context, contender, today, KEY_COLUMNS[entity], goal.scoring, rollups)
+        )
         with duckdb.get_connection() as con:
             write_shadow_scores(
                 con, entity, goal.name, score_date, contender and contender["version"], shadow
@@ -192,6 +177,30 @@ def _entity_assets(settings: Settings, entity: Entity) -> list[dg.AssetsDefiniti
         return dg.MaterializeResult(metadata=export_metadata(rows, csv_path, parquet_path))
 
     return [scores, crm_export]
+
+
+def _shadow(
+    context: dg.AssetExecutionContext,
+    contender: dict[str, Any],
+    features: pa.Table,
+    key_column: str,
+    policy: ScoringPolicy,
+    rollups: dict[str, np.ndarray] | None,
+) -> pa.Table | None:
+    """The challenger's shadow scores of the day's records; None, with a warning, when it cannot
+    score today (the champion's scores are written already and stand)."""
+    try:
+        model = load_model(contender["artifact_path"])
+    except ARTIFACT_ERRORS as error:
+        context.log.warning(f"challenger v{contender['version']} cannot be loaded ({error}): no shadow")
+        return None
+    if model.rollup_source is not None and rollups is None:
+        context.log.warning(
+            f"challenger v{contender['version']} scores with a roll-up of person scores, which are "
+            "missing today: no shadow scores"
+        )
+        return None
+    return shadow_scores(model, features, key_column, policy, rollups)
 
 
 def _shadow_metadata(

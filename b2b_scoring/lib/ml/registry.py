@@ -28,6 +28,8 @@ from b2b_scoring.lib.sql import table_exists, transaction
 REGISTRY_TABLE = "ml.model_registry"
 PROMOTIONS_TABLE = "ml.model_promotions"
 CHAMPION_METRIC = "roc_auc"
+# What loading an artifact raises when it is missing, truncated or from an incompatible version.
+ARTIFACT_ERRORS = (OSError, pickle.UnpicklingError, AttributeError, EOFError)
 
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
@@ -298,7 +300,7 @@ def _record_promotion(
 def _can_score(artifact_path: Path) -> bool:
     try:
         return load_model(artifact_path).base_rate is not None
-    except (OSError, pickle.UnpicklingError, AttributeError, EOFError):
+    except ARTIFACT_ERRORS:
         return False
 
 

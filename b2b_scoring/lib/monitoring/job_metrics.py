@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import duckdb
-import pyarrow as pa
 
 from b2b_scoring.lib.ingestion.ingest import naive_utc
 from b2b_scoring.lib.matching.matcher import RELATIONSHIP_SOURCE
 from b2b_scoring.lib.matching.store import RELATIONS_TABLE
 from b2b_scoring.lib.scoring.scores import TIERS
 from b2b_scoring.lib.scoring.store import SCORE_TABLES
-from b2b_scoring.lib.sql import count_rows, quote_identifier, table_exists, transaction
+from b2b_scoring.lib.sql import count_rows, table_exists, transaction
 
 SCHEMA = "monitoring"
 METRICS_TABLE = f"{SCHEMA}.job_metrics"
@@ -41,37 +40,6 @@ RAW_PERSONS_TABLE = "raw.persons"
 MATCHED_PERSONS = "matched_persons"
 CRM_LINKED_PERSONS = "crm_linked_persons"
 TIER_NAMES = [str(tier) for tier in TIERS]
-
-_METRICS_SCHEMA = pa.schema(
-    [
-        ("measured_at", pa.timestamp("us")),
-        ("metric", pa.string()),
-        ("goal", pa.string()),
-        ("score_date", pa.date32()),
-        ("value", pa.float64()),
-    ]
-)
-_RUNS_SCHEMA = pa.schema(
-    [
-        ("job_name", pa.string()),
-        ("run_id", pa.string()),
-        ("status", pa.string()),
-        ("partition", pa.string()),
-        ("started_at", pa.timestamp("us")),
-        ("ended_at", pa.timestamp("us")),
-        ("duration_seconds", pa.float64()),
-    ]
-)
-_TICKS_SCHEMA = pa.schema(
-    [
-        ("schedule_name", pa.string()),
-        ("job_name", pa.string()),
-        ("cron", pa.string()),
-        ("timezone", pa.string()),
-        ("status", pa.string()),
-        ("next_tick", pa.timestamp("us")),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -233,47 +201,48 @@ def write_job_metrics(
 ) -> None:
     """Append the snapshot taken at measured_at (replacing one written before at the same time)."""
     at = naive_utc(measured_at)
-    rows = [
-        {"measured_at": at, "metric": m.metric, "goal": m.goal, "score_date": m.score_date, "value": m.value}
-        for m in metrics
-    ]
     create_job_metrics_tables(con)
     with transaction(con):
         con.execute(f"DELETE FROM {METRICS_TABLE} WHERE measured_at = ?", [at])
-        _insert(con, "INSERT INTO", METRICS_TABLE, pa.Table.from_pylist(rows, schema=_METRICS_SCHEMA))
+        _insert(con, METRICS_TABLE, [(at, m.metric, m.goal, m.score_date, m.value) for m in metrics])
 
 
 def upsert_job_runs(con: duckdb.DuckDBPyConnection, runs: Sequence[JobRun]) -> None:
     """Insert new runs and replace the rows of runs seen before (their status may have moved on)."""
+    create_job_metrics_tables(con)
     rows = [
-        {
-            **asdict(run),
-            "started_at": _naive_utc_or_none(run.started_at),
-            "ended_at": _naive_utc_or_none(run.ended_at),
-            "duration_seconds": run.duration_seconds,
-        }
+        (
+            run.job_name,
+            run.run_id,
+            run.status,
+            run.partition,
+            _naive_utc_or_none(run.started_at),
+            _naive_utc_or_none(run.ended_at),
+            run.duration_seconds,
+        )
         for run in runs
     ]
-    create_job_metrics_tables(con)
-    _insert(con, "INSERT OR REPLACE INTO", RUNS_TABLE, pa.Table.from_pylist(rows, schema=_RUNS_SCHEMA))
+    _insert(con, RUNS_TABLE, rows, "INSERT OR REPLACE INTO")
 
 
 def replace_schedule_ticks(con: duckdb.DuckDBPyConnection, ticks: Sequence[ScheduleTick]) -> None:
     """Make the table list exactly these schedules."""
-    rows = [{**asdict(tick), "next_tick": _naive_utc_or_none(tick.next_tick)} for tick in ticks]
+    rows = [
+        (t.schedule_name, t.job_name, t.cron, t.timezone, t.status, _naive_utc_or_none(t.next_tick))
+        for t in ticks
+    ]
     create_job_metrics_tables(con)
     with transaction(con):
         con.execute(f"DELETE FROM {TICKS_TABLE}")
-        _insert(con, "INSERT INTO", TICKS_TABLE, pa.Table.from_pylist(rows, schema=_TICKS_SCHEMA))
+        _insert(con, TICKS_TABLE, rows)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, statement: str, table: str, rows: pa.Table) -> None:
-    columns = ", ".join(quote_identifier(name) for name in rows.column_names)
-    con.register("_job_metrics_rows", rows)
-    try:
-        con.execute(f"{statement} {table} ({columns}) SELECT {columns} FROM _job_metrics_rows")
-    finally:
-        con.unregister("_job_metrics_rows")
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[tuple], statement: str = "INSERT INTO"
+) -> None:
+    """A few rows (one per metric, run or schedule), in the table's column order."""
+    if rows:
+        con.executemany(f"{statement} {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
 
 
 def _naive_utc_or_none(value: datetime.datetime | None) -> datetime.datetime | None:

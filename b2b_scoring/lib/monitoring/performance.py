@@ -25,6 +25,7 @@ import numpy as np
 from b2b_scoring.lib.goals import Goal
 from b2b_scoring.lib.ml.metrics import evaluate
 from b2b_scoring.lib.ml.training_sets import conversions_sql, data_span
+from b2b_scoring.lib.scoring.scores import LOWEST_TIER, TIERS
 from b2b_scoring.lib.scoring.store import KEY_COLUMNS, SCORE_TABLES
 from b2b_scoring.lib.sql import fetch_single_row, table_exists, transaction
 
@@ -196,12 +197,12 @@ def write_realized_performance(con: duckdb.DuckDBPyConnection, goal: Goal) -> li
             SELECT $goal, score_date, count(*) FILTER (WHERE exploration),
                    count(*) FILTER (WHERE exploration AND converted),
                    count(*) FILTER (WHERE exploration AND worked),
-                   count(*) FILTER (WHERE NOT exploration AND tier = 'C'),
-                   count(*) FILTER (WHERE NOT exploration AND tier = 'C' AND converted),
-                   count(*) FILTER (WHERE NOT exploration AND tier = 'C' AND worked)
+                   count(*) FILTER (WHERE NOT exploration AND tier = $lowest),
+                   count(*) FILTER (WHERE NOT exploration AND tier = $lowest AND converted),
+                   count(*) FILTER (WHERE NOT exploration AND tier = $lowest AND worked)
             FROM _outcomes GROUP BY score_date HAVING count(*) FILTER (WHERE exploration) > 0
             """,
-            {"goal": goal.name},
+            {"goal": goal.name, "lowest": str(TIERS[LOWEST_TIER])},
         )
     _write_segment_calibration(con, goal, matured)
     con.execute("DROP TABLE IF EXISTS _outcomes")
