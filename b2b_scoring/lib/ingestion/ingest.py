@@ -212,7 +212,7 @@ def ingest_table(
         # Only the window's rows (and rows without a valid time) are staged: a daily run reads
         # one day from time-sorted Parquet instead of all of history.
         con.execute(
-            f"CREATE TEMP TABLE _staged AS SELECT mapped.* "
+            f"CREATE TEMP TABLE _staged AS SELECT mapped.*, {_key_hash(table, 'mapped.')} AS _key_hash "
             f"FROM ({' UNION ALL '.join(selects)}) AS mapped, _params WHERE {in_scope}"
         )
         _find_exceptions(con, table)
@@ -501,6 +501,12 @@ def _key_columns(table: contract.TableContract) -> list[str]:
     return [quote_identifier(c) for c in table.key]
 
 
+def _key_hash(table: contract.TableContract, prefix: str = "") -> str:
+    """Hash of a row's key, computed once while staging: grouping hashes is much cheaper than
+    grouping text keys, and a collision only ranks a few more rows by their real key."""
+    return f"hash({', '.join(prefix + c for c in _key_columns(table))})"
+
+
 VALID = "_reasons IS NULL AND NOT _skipped"
 # Rows carry small integers (file, spec) instead of names; `_register_provenance` maps them back.
 PROVENANCE = "_file, _source_row, _spec"
@@ -517,15 +523,14 @@ def _find_exceptions(con: duckdb.DuckDBPyConnection, table: contract.TableContra
         f"""
         CREATE TEMP TABLE _exceptions AS
         WITH repeated AS (
-            -- Hashes are cheap to group; a collision only ranks a few more rows, by their real key.
-            SELECT hash({keys}) AS _key_hash FROM _staged WHERE {VALID} GROUP BY ALL HAVING count(*) > 1
+            SELECT _key_hash FROM _staged WHERE {VALID} GROUP BY _key_hash HAVING count(*) > 1
         ),
         ranked AS (
             SELECT {PROVENANCE},
                    row_number() OVER (PARTITION BY {columns} ORDER BY {NEWEST_FIRST}) AS _copy,
                    row_number() OVER (PARTITION BY {keys} ORDER BY {NEWEST_FIRST}) AS _key_rank
             FROM _staged
-            WHERE {VALID} AND hash({keys}) IN (SELECT _key_hash FROM repeated)
+            WHERE {VALID} AND _key_hash IN (SELECT _key_hash FROM repeated)
         )
         SELECT {PROVENANCE},
                CASE WHEN _copy > 1 THEN 'exact_duplicate' ELSE 'duplicate_key' END AS _outcome,
@@ -732,6 +737,12 @@ def ingest_flat_export(
             f"CASE WHEN {key} IS NULL THEN 'missing_required:' || {params.add(export.key)} END",
             f"CASE WHEN {outcome} IS NULL THEN 'missing_required:' || {params.add(export.outcome)} END",
         ]
+        flat_contract = contract.TableContract(
+            name=export.name,
+            description=f"flat export {export.name}",
+            key=(key_name,),
+            columns=tuple(contract.Column(targets[n], "VARCHAR") for n in source_names),
+        )
         params.create(con)
         _register_provenance(con, files, ["rows"])
         con.execute(
@@ -739,15 +750,9 @@ def ingest_flat_export(
             CREATE TEMP TABLE _staged AS
             SELECT *, list_contains({positive}, trim({outcome})) AS outcome,
                    {_reasons_expression(reasons)} AS _reasons,
-                   false AS _skipped, 0 AS _spec, false AS _excluded
+                   false AS _skipped, 0 AS _spec, false AS _excluded, {_key_hash(flat_contract)} AS _key_hash
             FROM ({" UNION ALL ".join(selects)}), _params
             """
-        )
-        flat_contract = contract.TableContract(
-            name=export.name,
-            description=f"flat export {export.name}",
-            key=(key_name,),
-            columns=tuple(contract.Column(targets[n], "VARCHAR") for n in source_names),
         )
         _find_exceptions(con, flat_contract)
         _exclude_exceptions(con)
