@@ -5,16 +5,18 @@ regression, points baseline), final calibrated model; compared with the simulato
     .venv/bin/python benchmarks/bench_training.py --warehouse data/warehouse.duckdb   # e.g. the demo's
 
 Without --warehouse it builds one: raw tables and ground truth of a simulated two-year world
-(bench_raw.py), then the dbt staging models and the weekly feature history. For each goal it
-prints the time to read the training set and to train (backtest + final fit), peak resident
-memory, and the backtest metrics next to the oracle's (the simulator's true probabilities scored
-on the same test rows). Above B2B_SCORING_MAX_TRAINING_ROWS labelled snapshots a goal trains on a
-random share of its keys, as the pipeline does.
+(bench_raw.py), lead-to-account matching (as the pipeline runs it before features: unlinked
+persons get their account's features), then the dbt staging models and the weekly feature
+history. For each goal it prints the time to read the training set and to train (backtest +
+final fit), peak resident memory, and the backtest metrics next to the oracle's (the simulator's
+true probabilities scored on the same test rows). Above B2B_SCORING_MAX_TRAINING_ROWS labelled
+snapshots a goal trains on a random share of its keys, as the pipeline does.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import tempfile
 import time
@@ -29,6 +31,8 @@ from bench_raw import main as build_raw_tables
 from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args, history_weeks_per_run
+from b2b_scoring.lib.matching import MatchConfig
+from b2b_scoring.lib.matching.store import run_matching
 from b2b_scoring.lib.ml.goal_training import key_share_for, train_goal
 from b2b_scoring.lib.ml.metrics import calibration_error, roc_auc
 from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, data_span, label_summary, training_set
@@ -69,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             warehouse = Path(tmp) / "warehouse.duckdb"
             with duckdb.connect(str(warehouse)) as con:
                 load_truth_tables(con, Path(tmp) / "landing")
+                match_config = MatchConfig(
+                    threshold=settings.match_threshold, min_precision=settings.match_min_precision
+                )
+                run_matching(con, dt.date.today(), match_config)
             weeks = history_weeks_per_run(args.persons)
             base = build_dbt_args(settings, warehouse, history_weeks_per_run=weeks)
             target = Path(tmp) / "target"

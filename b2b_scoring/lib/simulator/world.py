@@ -110,7 +110,7 @@ def _simulate_accounts(config: SimulationConfig, rng: np.random.Generator) -> di
         + 0.35 * np.tanh(3 * (np.log10(revenue / employees) - 5.4))
         + vocab.COUNTRY_FIT[country]
         + 0.5 * enterprise_in_core_industry
-        + rng.normal(0, 0.5, n)
+        + rng.normal(0, 0.3, n)
     )
     fit = (raw_fit - raw_fit.mean()) / raw_fit.std()
     opportunity_probability = sigmoid(
@@ -211,7 +211,7 @@ def _simulate_persons(config: SimulationConfig, accounts: dict, rng: np.random.G
         + vocab.FUNCTION_CONVERSION_EFFECT[function]
         + vocab.SENIORITY_CONVERSION_EFFECT[seniority]
         + 0.4 * fit * vocab.SENIORITY_DECIDES[seniority]
-        + rng.normal(0, 0.5, n)
+        + rng.normal(0, 0.3, n)
     )
     committee_probability = np.clip(
         0.05
@@ -517,6 +517,10 @@ HIGH_INTENT_MIX = [
     (0.12, contract.CONTENT_DOWNLOADED, ("/resources/roi-guide",), vocab.RESEARCH_ASSETS),
     (0.15, contract.EMAIL_CLICKED, (), None),
 ]
+FIRST_TOUCH_MIX = [
+    (0.8, contract.PAGE_VIEW, vocab.RESEARCH_PAGES, ()),
+    (0.2, contract.CONTENT_DOWNLOADED, ("/resources/roi-guide",), vocab.RESEARCH_ASSETS),
+]
 CUSTOMER_MIX = [
     (0.6, contract.PAGE_VIEW, vocab.CUSTOMER_PAGES, ()),
     (0.3, contract.EMAIL_OPENED, (), None),
@@ -545,19 +549,27 @@ def _background_events(config: SimulationConfig, persons: dict, rng: np.random.G
     )
 
 
-def _journey_events(journeys: dict, rng: np.random.Generator) -> _EventBatch:
+def _journey_events(journeys: dict, rng: np.random.Generator) -> tuple[_EventBatch, _EventBatch]:
+    """A journey's engagement: its first touch (a research page view or download on the day it
+    starts, how a buyer's research shows up first), then events whose density grows towards the
+    end, where engagement accelerates. Returns (first touches, the rest)."""
+    first_touch = _EventBatch(
+        journeys["person"], journeys["start"], *_draw_activity(rng, FIRST_TOUCH_MIX, journeys["n"])
+    )
     duration = journeys["end"] - journeys["start"]
     counts = rng.poisson(journeys["intensity"] * duration)
     journey = np.repeat(np.arange(journeys["n"]), counts)
-    # Density grows linearly towards the journey's end: engagement accelerates.
-    progress = np.sqrt(rng.random(len(journey)))
+    # Density 0.5 + progress (progress 0 at the start, 1 at the end): engagement starts at a
+    # steady pace and accelerates towards the end.
+    uniform = rng.random(len(journey))
+    progress = np.where(rng.random(len(journey)) < 0.5, uniform, np.sqrt(uniform))
     day = journeys["start"][journey] + progress * duration[journey]
     high_intent = rng.random(len(journey)) < 0.08 + 0.55 * progress**2
     event_type = np.empty(len(journey), np.int16)
     url, campaign, asset = (np.empty(len(journey), np.int16) for _ in range(3))
     for mask, mix in ((high_intent, HIGH_INTENT_MIX), (~high_intent, RESEARCH_MIX)):
         event_type[mask], url[mask], campaign[mask], asset[mask] = _draw_activity(rng, mix, int(mask.sum()))
-    return _EventBatch(journeys["person"][journey], day, event_type, url, campaign, asset)
+    return first_touch, _EventBatch(journeys["person"][journey], day, event_type, url, campaign, asset)
 
 
 def _customer_events(converted_at: np.ndarray, rng: np.random.Generator) -> _EventBatch:
@@ -592,9 +604,10 @@ def _experience_events(
     converted_at: np.ndarray,
     rng: np.random.Generator,
 ) -> pa.Table:
+    first_touch, journey_events = _journey_events(journeys, rng)
     activity = [
         _background_events(config, persons, rng),
-        _journey_events(journeys, rng),
+        journey_events,
         _customer_events(converted_at, rng),
     ]
     person = np.concatenate([b.person for b in activity])
@@ -607,11 +620,17 @@ def _experience_events(
             < weekday_activity(config.start_date, day) * month_activity(config.start_date, day)
         )
     )
+    # A journey's first touch is always recorded, on its start day (weekends too).
+    touch_day = _business_hours(rng, first_touch.day)
+    touch_keep = (touch_day >= np.maximum(persons["created"][first_touch.person], 0.0)) & (
+        touch_day < config.history_days
+    )
     operations = _lead_operation_events(persons, converted_at)
-    batches = [*activity, operations]
-    keep = np.r_[keep, np.ones(len(operations.person), bool)]
-    person = np.r_[person, operations.person][keep]
-    day = np.r_[day, operations.day][keep]
+    batches = [*activity, first_touch, operations]
+    person = np.r_[person, first_touch.person, operations.person]
+    day = np.r_[day, touch_day, operations.day]
+    keep = np.r_[keep, touch_keep, np.ones(len(operations.person), bool)]
+    person, day = person[keep], day[keep]
     event_type = np.concatenate([b.event_type for b in batches])[keep]
     url = np.concatenate([b.url for b in batches])[keep]
     campaign = np.concatenate([b.campaign for b in batches])[keep]
