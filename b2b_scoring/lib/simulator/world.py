@@ -7,7 +7,8 @@ Generative story (all times are days since the world's first day):
 - Accounts go in market (episodes) at a rate that grows with fit. An episode draws in a buying
   committee: persons of the account start research journeys within a few weeks, third-party
   intent rises from three weeks before, and an opportunity may open and move through stages.
-- Persons also start journeys on their own. A journey's engagement accelerates towards its end,
+- Persons also start journeys on their own. A journey shows up with a first touch (a research
+  page view or download on its first day); its engagement then accelerates towards its end,
   where the lead converts with the person's conversion probability (fit x persona).
 - Background activity (newsletters, blog, careers page) is noise that does not predict buying.
 Everything observable goes to the contract tables; the latent state goes to the truth tables,
