@@ -28,6 +28,7 @@ from b2b_scoring.lib.sql import table_exists, transaction
 REGISTRY_TABLE = "ml.model_registry"
 PROMOTIONS_TABLE = "ml.model_promotions"
 CHAMPION_METRIC = "roc_auc"
+IN_SHADOW = ": challenger, scores in shadow"  # how a challenger's champion_reason ends
 # What loading an artifact raises when it is missing, truncated or from an incompatible version.
 ARTIFACT_ERRORS = (OSError, pickle.UnpicklingError, AttributeError, EOFError)
 
@@ -201,18 +202,20 @@ def register_model(
         ):
             con.execute(
                 f"update {REGISTRY_TABLE} set challenger = false, champion_reason = replace(champion_reason, "
-                "': challenger, scores in shadow', ?) where goal = ? and version = ?",
+                "?, ?) where goal = ? and version = ?",
                 [
+                    IN_SHADOW,
                     f": kept in reserve, v{version} of the same training backtests better",
                     goal.name,
                     contender["version"],
                 ],
             )
             contender = None
+        is_challenger = not promoted and contender is None
         if not promoted:
             reason += (
-                ": challenger, scores in shadow"
-                if contender is None
+                IN_SHADOW
+                if is_challenger
                 else f": kept in reserve while challenger v{contender['version']} is compared in shadow"
             )
         artifact = artifact_dir / goal.name / f"v{version}.pkl"
@@ -245,16 +248,14 @@ def register_model(
                 str(artifact),
                 promoted,
                 reason,
-                not promoted and contender is None,
+                is_challenger,
             ],
         )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    return RegisteredModel(
-        goal.name, version, promoted, not promoted and contender is None, reason, artifact, metrics
-    )
+    return RegisteredModel(goal.name, version, promoted, is_challenger, reason, artifact, metrics)
 
 
 def promote(

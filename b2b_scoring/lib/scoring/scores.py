@@ -125,8 +125,7 @@ def stable_unit_interval(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A fixed pseudo-random number in [0, 1) per key: a 64-bit hash of its UTF-8 bytes, so a key
     draws the same number on every run, day and machine. Not DuckDB's hash(), which the matcher
     and drift samples use: it may change with a DuckDB upgrade, and a cohort that changes
-    re-routes leads to sales. Vectorized over the keys, byte position by
-    byte position."""
+    re-routes leads to sales. Vectorized over the keys, byte position by byte position."""
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
     keys = keys.cast(pa.large_string())
