@@ -7,6 +7,7 @@ import math
 
 import duckdb
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from b2b_scoring.lib import contract
@@ -304,6 +305,34 @@ def test_oracle_probabilities_are_calibrated_and_discriminating(world, db, as_of
         f"select count(*) from truth_persons where created_day < {(as_of - CONFIG.start_date).days} "
         f"and (converted_day is null or converted_day >= {(as_of - CONFIG.start_date).days})",
     )
+
+
+def test_oracle_knows_only_what_has_happened(world):
+    """Random draws whose effects have not shown by the as-of date (who joins a committee later,
+    whether a journey converts) must not move the true probability."""
+    as_of = dt.date(2026, 2, 1)
+    day = (as_of - CONFIG.start_date).days
+    journeys = world.truth["journeys"]
+    started = pc.less(journeys["start_day"], day)
+    committee = pc.is_valid(journeys["episode_id"])
+    late_joiner = pc.and_(committee, pc.invert(started))
+    assert pc.sum(late_joiner).as_py() > 20
+    # Committee journeys of episodes that had started but not yet reached the person.
+    episode_start = world.truth["episodes"]["start_day"].take(pc.fill_null(journeys["episode_id"], 0))
+    pending = pc.and_(late_joiner, pc.less(episode_start, day))
+    assert pc.sum(pending).as_py() > 5
+    other_draws = {
+        **world.truth,
+        "journeys": journeys.filter(pc.invert(pending)).set_column(
+            journeys.schema.get_field_index("converts"),
+            "converts",
+            pc.invert(journeys.filter(pc.invert(pending))["converts"]),
+        ),
+    }
+    expected = true_conversion_probability(world.truth, as_of, 90, LEAD_CONVERSION)
+    again = true_conversion_probability(other_draws, as_of, 90, LEAD_CONVERSION)
+    assert expected["person_key"].equals(again["person_key"])
+    np.testing.assert_allclose(again["probability"].to_numpy(), expected["probability"].to_numpy(), rtol=1e-9)
 
 
 def test_account_oracle_is_calibrated(world, db):

@@ -63,23 +63,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--warehouse", type=Path, help="a warehouse with feature history and truth")
     parser.add_argument("--goal", action="append", help="only these goals (default: all)")
+    parser.add_argument(
+        "--work-dir", type=Path, help="build and keep the warehouse here (reuse it with --warehouse)"
+    )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
 
-    with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench_training_") as scratch:
+        work_dir = args.work_dir or Path(scratch)
         warehouse = args.warehouse
         if warehouse is None:
-            build_raw_tables(["--persons", str(args.persons), "--work-dir", tmp])
-            warehouse = Path(tmp) / "warehouse.duckdb"
+            build_raw_tables(["--persons", str(args.persons), "--work-dir", str(work_dir)])
+            warehouse = work_dir / "warehouse.duckdb"
             with duckdb.connect(str(warehouse)) as con:
-                load_truth_tables(con, Path(tmp) / "landing")
+                load_truth_tables(con, work_dir / "landing")
                 match_config = MatchConfig(
                     threshold=settings.match_threshold, min_precision=settings.match_min_precision
                 )
                 run_matching(con, dt.date.today(), match_config)
             weeks = history_weeks_per_run(args.persons)
             base = build_dbt_args(settings, warehouse, history_weeks_per_run=weeks)
-            target = Path(tmp) / "target"
+            target = work_dir / "target"
             run_dbt(
                 "staging + weekly feature history", [*base, "--exclude", DAILY_PARTITIONED_SELECTOR], target
             )

@@ -2,7 +2,10 @@
 
 The oracle knows the latent state at the as-of date (fit, persona, buying journeys and in-market
 episodes that have started, opportunity stage outcomes already revealed) but not the future: new
-journeys and episodes enter through their rates. Its AUC is the ceiling a model can approach.
+journeys and episodes enter through their rates, and a random draw counts only from the day it
+shows: whether a journey converts, and whether a person joins the buying committee of an episode
+that has started (known when their journey starts, until then a probability). Its AUC is the
+ceiling a model can approach.
 """
 
 from __future__ import annotations
@@ -98,10 +101,21 @@ def _person_probability(
 
     person_position = _positions(journeys.column("person_key"), persons.column("person_key"))
     end = _column(journeys, "end_day")
-    known_in_window = (_column(journeys, "trigger_day") < day) & (end >= day) & (end < day + window)
+    started = _column(journeys, "start_day") < day
+    known_in_window = started & (end >= day) & (end < day + window)
     log_no_conversion = np.zeros(len(person_keys))
     np.add.at(
         log_no_conversion, person_position[known_in_window], np.log1p(-q[person_position[known_in_window]])
+    )
+    episode_id = journeys.column("episode_id")
+    joined = pc.fill_null(pc.is_valid(episode_id), False).to_numpy(zero_copy_only=False) & started
+    log_no_conversion += _pending_committee_log_no_conversion(
+        truth,
+        day,
+        window,
+        process,
+        person_position[joined],
+        _column(journeys, "episode_id")[joined].astype(np.int64),
     )
 
     journey_pmf = _uniform_pmf(process.journey_min_days, process.journey_max_days)
@@ -116,6 +130,67 @@ def _person_probability(
     )
     probability = 1.0 - np.exp(log_no_conversion - future_rate)
     return pa.table({"person_key": person_keys[eligible], "probability": probability[eligible]})
+
+
+def _pending_committee_log_no_conversion(
+    truth: Mapping[str, pa.Table],
+    day: int,
+    window: int,
+    process: ProcessParameters,
+    joined_person: np.ndarray,
+    joined_episode: np.ndarray,
+) -> np.ndarray:
+    """Per person, log P(no conversion in the window from committees of episodes started before
+    `day` that the person has not joined so far). The simulator starts a member's journey on day
+    k (uniform in 0..C-1, C = committee_offset_days) after the episode start, for persons who
+    exist by then; with m of those days passed without a journey, joining later has probability
+    p (C - m) / C / (1 - p m' / C), m' of the passed days counted only when the person existed."""
+    persons, episodes = truth["persons"], truth["episodes"]
+    offsets = process.committee_offset_days
+    episode_start = _column(episodes, "start_day")
+    days_passed = np.ceil(day - episode_start)
+    recent = np.flatnonzero((episode_start < day) & (days_passed < offsets))
+    members = (
+        pa.table({"person": np.arange(persons.num_rows), "account_key": persons["true_account_key"]})
+        .join(
+            pa.table({"episode": recent, "account_key": episodes["account_key"].take(pa.array(recent))}),
+            keys="account_key",
+            join_type="inner",
+        )
+        .select(["person", "episode"])
+    )
+    person = _column(members, "person")
+    episode = _column(members, "episode")
+    created = _column(persons, "created_day")[person]
+    n_episodes = episodes.num_rows
+    not_joined = ~np.isin(person * n_episodes + episode, joined_person * n_episodes + joined_episode)
+    pending = not_joined & (created < day)
+    person, episode, created = person[pending], episode[pending], created[pending]
+
+    start = episode_start[episode]
+    passed = days_passed[episode]
+    passed_while_existing = passed - np.clip(np.ceil(created - start), 0, passed)
+    join = _column(persons, "committee_probability")[person]
+    # Day k's journey ends on day floor(start) + k + duration; P(that day falls in the window).
+    k = np.arange(offsets)
+    first_end = np.floor(start)[:, None] + k[None, :] - day
+    duration_cdf = np.r_[0.0, np.cumsum(_uniform_pmf(process.journey_min_days, process.journey_max_days))]
+
+    def duration_at_most(x: np.ndarray) -> np.ndarray:
+        return duration_cdf[np.clip(x + 1, 0, len(duration_cdf) - 1).astype(np.int64)]
+
+    ends_in_window = duration_at_most(window - 1 - first_end) - duration_at_most(-1 - first_end)
+    later = (k[None, :] >= passed[:, None]) * ends_in_window
+    converts = (
+        _column(persons, "conversion_probability")[person]
+        * join
+        / offsets
+        * later.sum(axis=1)
+        / (1 - join * passed_while_existing / offsets)
+    )
+    log_no_conversion = np.zeros(persons.num_rows)
+    np.add.at(log_no_conversion, person, np.log1p(-converts))
+    return log_no_conversion
 
 
 def _account_probability(

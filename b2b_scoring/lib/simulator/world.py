@@ -407,7 +407,6 @@ def _simulate_journeys(
     person = np.r_[own_person, committee_person]
     start = np.r_[own_start, committee_start]
     episode = np.r_[np.full(len(own_person), -1), committee_episode]
-    trigger = np.r_[own_start, episodes["start"][committee_episode]]
     duration = rng.integers(p.journey_min_days, p.journey_max_days + 1, len(person))
     # A journey ends (and its lead converts) during business hours of the day it reaches.
     end = _business_hours(rng, start + duration)
@@ -418,7 +417,6 @@ def _simulate_journeys(
         "start": start[keep],
         "end": end[keep],
         "episode": episode[keep],
-        "trigger": trigger[keep],
         "converts": converts[keep],
     }
     journeys["n"] = int(keep.sum())
@@ -915,7 +913,6 @@ def _truth_tables(
             {
                 "person_key": persons["key"].take(pa.array(journeys["person"])),
                 "episode_id": pa.array(journeys["episode"], mask=journeys["episode"] < 0),
-                "trigger_day": pa.array(journeys["trigger"]),
                 "start_day": pa.array(journeys["start"]),
                 "end_day": pa.array(journeys["end"]),
                 "converts": pa.array(journeys["converts"]),
