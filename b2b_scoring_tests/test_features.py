@@ -128,6 +128,49 @@ def test_windowed_counts_match_a_direct_count_of_the_events(built: Settings) -> 
     assert features == direct
 
 
+def test_journey_recency_matches_the_research_and_high_intent_events(built: Settings) -> None:
+    """Research and high-intent content as the seed content_signals defines it: counts, the days
+    since the last of each and since the first research event of the last 60 days."""
+    research = " or ".join(
+        [f"web_url like '%{path}%'" for path in ("/product", "/compare", "/case-studies")]
+        + [
+            f"asset_name ilike '{name}'"
+            for name in (
+                "%roi calculator%",
+                "%buyer%guide%",
+                "%analyst report%",
+                "%implementation checklist%",
+            )
+        ]
+    )
+    high_intent = " or ".join(
+        [
+            f"web_url like '%{path}%'"
+            for path in ("/pricing", "/plans", "/demo", "/contact-sales", "/contact-us")
+        ]
+        + [f"asset_name ilike '{name}'" for name in ("%demo request%", "%free trial%", "%contact sales%")]
+    )
+    days_before = "$as_of - cast(timestamp as date)"
+    with duckdb.connect(str(built.warehouse_path), read_only=True) as con:
+        direct = con.execute(
+            f"select person_key, count(*) filter (where ({research}) and {days_before} <= 30), "
+            f"min({days_before}) filter (where {research}), min({days_before}) filter (where {high_intent}), "
+            f"max({days_before}) filter (where ({research}) and {days_before} <= 60) "
+            "from raw.experience_events where timestamp < $as_of and timestamp >= $as_of - interval 90 day "
+            "group by person_key order by person_key",
+            {"as_of": AS_OF},
+        ).fetchall()
+        features = con.execute(
+            "select person_key, research_events_30d, days_since_research, days_since_high_intent, "
+            "days_since_first_research_60d from features.person_features where as_of_date = ? "
+            "and person_key in (select person_key from raw.experience_events "
+            "where timestamp < ? and timestamp >= ? - interval 90 day) order by person_key",
+            [AS_OF, AS_OF, AS_OF],
+        ).fetchall()
+    assert sum(row[1] > 0 for row in direct) > 20 and sum(row[3] is not None for row in direct) > 5
+    assert features == direct
+
+
 def test_features_for_a_date_ignore_later_events_and_profile_changes(built: Settings, tmp_path: Path) -> None:
     warehouse = copy_warehouse(built, tmp_path)
     before = {t: rows(warehouse, t, AS_OF) for t in ("person_features", "account_features")}

@@ -4,7 +4,7 @@
     {{ return([
         'engagement_events', 'page_views', 'emails_opened', 'emails_clicked', 'forms_filled',
         'webinars_attended', 'content_downloads', 'pricing_visits', 'demo_requests',
-        'contact_sales_requests', 'product_docs_visits',
+        'contact_sales_requests', 'product_docs_visits', 'research_events',
     ]) }}
 {%- endmacro %}
 

@@ -53,6 +53,11 @@ select
     sum(case when engagement_events > 0 then 1 else 0 end)::integer as active_days_90d,
     sum(case when days_before > 7 and days_before <= 28 then engagement_events else 0 end)::integer
         as engagement_events_prior_21d,
+    -- Where a buying journey is (NULL when none): the last research and high-intent events, and
+    -- the first research event of the last 60 days, about when a journey still open started.
+    min(case when research_events > 0 then days_before end) as days_since_research,
+    min(case when high_intent_events > 0 then days_before end) as days_since_high_intent,
+    max(case when research_events > 0 and days_before <= 60 then days_before end) as days_since_first_research_60d,
     -- Rounded: parallel sums of doubles differ in the last bits from run to run.
     round(sum(engagement_events * pow(0.5, days_before / {{ var('engagement_half_life_days') }})), 6)
         as engagement_score
@@ -149,6 +154,7 @@ select
     {{ employee_band('accounts.number_of_employees') }} as employee_band,
     accounts.annual_revenue,
     {{ revenue_band('accounts.annual_revenue') }} as revenue_band,
+    round(accounts.annual_revenue / nullif(accounts.number_of_employees, 0), 2) as revenue_per_employee,
     accounts.as_of_date - cast(accounts.created_at as date) as account_age_days,
     coalesce(committee.known_persons, 0) as known_persons,
     coalesce(committee.engaged_persons_30d, 0) as engaged_persons_30d,
@@ -261,6 +267,7 @@ select
     accounts.employee_band,
     accounts.annual_revenue,
     accounts.revenue_band,
+    accounts.revenue_per_employee,
     accounts.account_age_days,
     {%- for column in windowed_activity_columns() %}
     coalesce(activity.{{ column }}, 0) as {{ column }},
@@ -275,6 +282,9 @@ select
     activity.emails_opened_90d / nullif(activity.emails_sent_90d, 0) as email_open_rate_90d,
     activity.emails_clicked_90d / nullif(activity.emails_sent_90d, 0) as email_click_rate_90d,
     persons.as_of_date - lifetime.last_engaged_date as days_since_last_activity,
+    activity.days_since_research,
+    activity.days_since_high_intent,
+    activity.days_since_first_research_60d,
     coalesce(lifetime.engagement_events_lifetime, 0) as engagement_events_lifetime,
     coalesce(lifetime.lead_conversions_lifetime, 0) > 0 as has_converted,
     coalesce(accounts.engaged_persons_30d, 0) as account_engaged_persons_30d,

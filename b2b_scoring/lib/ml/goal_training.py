@@ -28,7 +28,7 @@ DISPOSITION_FEATURES = (
 )
 IMPORTANCE_SAMPLE_ROWS = 5_000
 LEAKAGE_SAMPLE_ROWS = 300_000
-WINDOW_SUFFIX = re.compile(r"_(7d|30d|90d|lifetime)$")
+WINDOW_SUFFIX = re.compile(r"_(7d|30d|60d|90d|lifetime)$")
 
 
 def feature_columns(table: pa.Table, goal: Goal) -> list[str]:

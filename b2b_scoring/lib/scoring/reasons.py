@@ -29,6 +29,7 @@ MIN_CHANGE_LOG_ODDS = 0.05
 
 WINDOWS = {
     "7d": "in the last 7 days",
+    "60d": "in the last 60 days",
     "30d": "in the last 30 days",
     "90d": "in the last 90 days",
     "lifetime": "ever",
@@ -61,6 +62,10 @@ PHRASES = {
     "open_opportunities": "{value} open opportunities",
     "won_opportunities": "{value} won opportunities",
     "days_since_last_activity": "Last active {value} days ago",
+    "research_events": "Researched the product {value}x {window}",
+    "days_since_research": "Last researched the product {value} days ago",
+    "days_since_high_intent": "Last high-intent action {value} days ago",
+    "days_since_first_research": "Started researching the product {value} days ago",
     "engagement_score": "Engagement score {value}",
     "engagement_velocity": "Engagement trend {value}",
     "tenure_days": "Known for {value} days",

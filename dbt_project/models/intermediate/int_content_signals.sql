@@ -1,5 +1,5 @@
 -- Which high-intent signal (seed content_signals: pricing, demo_request, contact_sales,
--- product_docs) each distinct (web_path, asset_name) of the experience events shows.
+-- product_docs, research) each distinct (web_path, asset_name) of the experience events shows.
 with content as (
     select distinct web_path, asset_name
     from {{ ref('stg_experience_events') }}
@@ -20,6 +20,7 @@ select
     bool_or(signal = 'pricing') as is_pricing,
     bool_or(signal = 'demo_request') as is_demo_request,
     bool_or(signal = 'contact_sales') as is_contact_sales,
-    bool_or(signal = 'product_docs') as is_product_docs
+    bool_or(signal = 'product_docs') as is_product_docs,
+    bool_or(signal = 'research') as is_research
 from matched
 group by all

@@ -15,6 +15,11 @@ select
     cast(count(*) filter (where signals.is_demo_request) as integer) as demo_requests,
     cast(count(*) filter (where signals.is_contact_sales) as integer) as contact_sales_requests,
     cast(count(*) filter (where signals.is_product_docs) as integer) as product_docs_visits,
+    -- Buying-journey phases: research (product, comparison, case-study pages, buyer's guides) and
+    -- high intent (pricing, demo request, contact sales).
+    cast(count(*) filter (where signals.is_research) as integer) as research_events,
+    cast(count(*) filter (where signals.is_pricing or signals.is_demo_request or signals.is_contact_sales) as integer)
+        as high_intent_events,
     cast(count(*) filter (where {{ is_lead_conversion('events.event_type') }}) as integer) as lead_conversions
 from {{ ref('stg_experience_events') }} as events
 left join {{ ref('int_content_signals') }} as signals
