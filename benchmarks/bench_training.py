@@ -3,6 +3,7 @@ regression, points baseline), final calibrated model; compared with the simulato
 
     .venv/bin/python benchmarks/bench_training.py --persons 1000000
     .venv/bin/python benchmarks/bench_training.py --warehouse data/warehouse.duckdb   # e.g. the demo's
+    .venv/bin/python benchmarks/bench_training.py --persons 50000 --work-dir /tmp/w50k   # keep it
 
 Without --warehouse it builds one: raw tables and ground truth of a simulated two-year world
 (bench_raw.py), lead-to-account matching (as the pipeline runs it before features: unlinked
