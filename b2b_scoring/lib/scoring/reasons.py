@@ -29,8 +29,8 @@ MIN_CHANGE_LOG_ODDS = 0.05
 
 WINDOWS = {
     "7d": "in the last 7 days",
-    "60d": "in the last 60 days",
     "30d": "in the last 30 days",
+    "60d": "in the last 60 days",
     "90d": "in the last 90 days",
     "lifetime": "ever",
 }

@@ -107,8 +107,7 @@ def _person_probability(
     np.add.at(
         log_no_conversion, person_position[known_in_window], np.log1p(-q[person_position[known_in_window]])
     )
-    episode_id = journeys.column("episode_id")
-    joined = pc.fill_null(pc.is_valid(episode_id), False).to_numpy(zero_copy_only=False) & started
+    joined = pc.is_valid(journeys["episode_id"]).to_numpy(zero_copy_only=False) & started
     log_no_conversion += _pending_committee_log_no_conversion(
         truth,
         day,
@@ -173,13 +172,15 @@ def _pending_committee_log_no_conversion(
     join = _column(persons, "committee_probability")[person]
     # Day k's journey ends on day floor(start) + k + duration; P(that day falls in the window).
     k = np.arange(offsets)
-    first_end = np.floor(start)[:, None] + k[None, :] - day
+    end_less_duration = np.floor(start)[:, None] + k[None, :] - day
     duration_cdf = np.r_[0.0, np.cumsum(_uniform_pmf(process.journey_min_days, process.journey_max_days))]
 
     def duration_at_most(x: np.ndarray) -> np.ndarray:
         return duration_cdf[np.clip(x + 1, 0, len(duration_cdf) - 1).astype(np.int64)]
 
-    ends_in_window = duration_at_most(window - 1 - first_end) - duration_at_most(-1 - first_end)
+    ends_in_window = duration_at_most(window - 1 - end_less_duration) - duration_at_most(
+        -1 - end_less_duration
+    )
     later = (k[None, :] >= passed[:, None]) * ends_in_window
     converts = (
         _column(persons, "conversion_probability")[person]

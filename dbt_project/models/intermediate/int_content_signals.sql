@@ -1,5 +1,6 @@
--- Which high-intent signal (seed content_signals: pricing, demo_request, contact_sales,
--- product_docs, research) each distinct (web_path, asset_name) of the experience events shows.
+-- Which content signal (seed content_signals: the high-intent pricing, demo_request,
+-- contact_sales, and product_docs, research) each distinct (web_path, asset_name) of the
+-- experience events shows.
 with content as (
     select distinct web_path, asset_name
     from {{ ref('stg_experience_events') }}
