@@ -321,12 +321,11 @@ def test_oracle_knows_only_what_has_happened(world):
     episode_start = world.truth["episodes"]["start_day"].take(pc.fill_null(journeys["episode_id"], 0))
     pending = pc.and_(late_joiner, pc.less(episode_start, day))
     assert pc.sum(pending).as_py() > 5
+    kept = journeys.filter(pc.invert(pending))
     other_draws = {
         **world.truth,
-        "journeys": journeys.filter(pc.invert(pending)).set_column(
-            journeys.schema.get_field_index("converts"),
-            "converts",
-            pc.invert(journeys.filter(pc.invert(pending))["converts"]),
+        "journeys": kept.set_column(
+            kept.schema.get_field_index("converts"), "converts", pc.invert(kept["converts"])
         ),
     }
     expected = true_conversion_probability(world.truth, as_of, 90, LEAD_CONVERSION)

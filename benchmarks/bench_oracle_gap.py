@@ -21,14 +21,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from bench_raw import peak_rss_gib
-from bench_training import oracle_probability
+from bench_training import oracle_probability, read_training_set, read_truth
 
 from b2b_scoring.lib.ml.backtest import walk_forward_folds
-from b2b_scoring.lib.ml.goal_training import feature_columns, key_share_for
+from b2b_scoring.lib.ml.goal_training import feature_columns
 from b2b_scoring.lib.ml.metrics import roc_auc
 from b2b_scoring.lib.ml.models import FeatureEncoder
 from b2b_scoring.lib.ml.training import fit_model
-from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, data_span, label_summary, training_set
+from b2b_scoring.lib.ml.training_sets import KEY_COLUMN
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import LEAD_CONVERSION
 
@@ -92,13 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     goal = next(g for g in settings.goals().goals if g.name == LEAD_CONVERSION)
 
     with duckdb.connect(str(args.warehouse), read_only=True) as con:
-        span = data_span(con, goal)
-        rows = label_summary(con, goal, span).rows
-        table = training_set(con, goal, span, key_share_for(rows, settings.max_training_rows))
-        truth = {
-            name: con.sql(f"select * from truth.{name}").to_arrow_table()
-            for name in ("meta", "persons", "accounts", "journeys", "episodes")
-        }
+        table, _, _ = read_training_set(con, goal, settings.max_training_rows)
+        truth = read_truth(con)
         keys = table.select([KEY_COLUMN[goal.entity], "as_of_date"])
         con.register("snapshot_keys", keys.append_column("position", pa.array(np.arange(keys.num_rows))))
         latent = con.sql(LATENT_SQL).to_arrow_table()
@@ -114,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         truth, table.take(pa.array(test)), KEY_COLUMN[goal.entity], goal.name, goal.prediction_window_days
     )
     observable = [c for c in feature_columns(table, goal) if not c.startswith("latent_")]
+    encoded = FeatureEncoder.fit(table, [*observable, *(f"latent_{n}" for n in latent.column_names)])
+    encoded_matrix = encoded.matrix(table)
+    observable_numeric = [n for n in encoded.numeric if not n.startswith("latent_")]
     print(
         f"{goal.name}: latest fold from {latest.cutoff}, {int(latest.train.sum()):,} training and "
         f"{len(test):,} test rows ({int(label[test].sum()):,} positives); "
@@ -122,12 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for description, names in LATENT_SETS.items():
         began = time.perf_counter()
-        encoder = FeatureEncoder.fit(table, [*observable, *(f"latent_{n}" for n in names)])
-        matrix = encoder.matrix(table)
-        rows_of_fold = latest.train
-        trained = fit_model(
-            goal.algorithm, matrix[rows_of_fold], label[rows_of_fold], groups[rows_of_fold], encoder
-        )
+        encoder = FeatureEncoder((*observable_numeric, *(f"latent_{n}" for n in names)), encoded.categories)
+        matrix = encoded_matrix[:, [encoded.names.index(n) for n in encoder.names]]
+        train = latest.train
+        trained = fit_model(goal.algorithm, matrix[train], label[train], groups[train], encoder)
         probability = trained.probability_of_matrix(matrix[test])
         print(
             f"    + {description:<48} ROC-AUC {roc_auc(probability, label[test]):.4f}  "

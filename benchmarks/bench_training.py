@@ -32,6 +32,7 @@ from bench_raw import main as build_raw_tables
 from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args, history_weeks_per_run
+from b2b_scoring.lib.goals import Goal
 from b2b_scoring.lib.matching import MatchConfig
 from b2b_scoring.lib.matching.store import run_matching
 from b2b_scoring.lib.ml.goal_training import key_share_for, train_goal
@@ -57,6 +58,27 @@ def oracle_probability(
             position.filter(position.is_valid()).to_numpy()
         ]
     return oracle
+
+
+def read_truth(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """Every table of the warehouse's truth schema, by name."""
+    return {
+        name: con.sql(f"select * from truth.{name}").to_arrow_table()
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'truth'"
+        ).fetchall()
+    }
+
+
+def read_training_set(
+    con: duckdb.DuckDBPyConnection, goal: Goal, max_rows: int
+) -> tuple[pa.Table, int, float]:
+    """The goal's labelled snapshots as the pipeline trains on them (a share of keys above
+    max_rows), with the number of labelled snapshots and that key share."""
+    span = data_span(con, goal)
+    rows = label_summary(con, goal, span).rows
+    key_share = key_share_for(rows, max_rows)
+    return training_set(con, goal, span, key_share), rows, key_share
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,20 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             catch_up_history(settings, warehouse, weeks, target)
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            truth = {
-                name: con.sql(f"select * from truth.{name}").to_arrow_table()
-                for (name,) in con.execute(
-                    "select table_name from information_schema.tables where table_schema = 'truth'"
-                ).fetchall()
-            }
+            truth = read_truth(con)
             for goal in settings.goals().goals:
                 if args.goal and goal.name not in args.goal:
                     continue
                 began = time.perf_counter()
-                span = data_span(con, goal)
-                rows = label_summary(con, goal, span).rows
-                key_share = key_share_for(rows, settings.max_training_rows)
-                table = training_set(con, goal, span, key_share)
+                table, rows, key_share = read_training_set(con, goal, settings.max_training_rows)
                 loaded = time.perf_counter()
                 training = train_goal(table, goal)
                 trained = time.perf_counter()

@@ -107,17 +107,18 @@ def _person_probability(
     np.add.at(
         log_no_conversion, person_position[known_in_window], np.log1p(-q[person_position[known_in_window]])
     )
+    journey_pmf = _uniform_pmf(process.journey_min_days, process.journey_max_days)
     joined = pc.is_valid(journeys["episode_id"]).to_numpy(zero_copy_only=False) & started
     log_no_conversion += _pending_committee_log_no_conversion(
         truth,
         day,
         window,
-        process,
+        process.committee_offset_days,
+        journey_pmf,
         person_position[joined],
         _column(journeys, "episode_id")[joined].astype(np.int64),
     )
 
-    journey_pmf = _uniform_pmf(process.journey_min_days, process.journey_max_days)
     own = _expected_starts_converting(start_date, day, window, journey_pmf)
     committee_delay = np.convolve(_uniform_pmf(0, process.committee_offset_days - 1), journey_pmf)
     committee = _expected_starts_converting(start_date, day, window, committee_delay)
@@ -135,7 +136,8 @@ def _pending_committee_log_no_conversion(
     truth: Mapping[str, pa.Table],
     day: int,
     window: int,
-    process: ProcessParameters,
+    offsets: int,
+    journey_pmf: np.ndarray,
     joined_person: np.ndarray,
     joined_episode: np.ndarray,
 ) -> np.ndarray:
@@ -145,7 +147,6 @@ def _pending_committee_log_no_conversion(
     exist by then; with m of those days passed without a journey, joining later has probability
     p (C - m) / C / (1 - p m' / C), m' of the passed days counted only when the person existed."""
     persons, episodes = truth["persons"], truth["episodes"]
-    offsets = process.committee_offset_days
     episode_start = _column(episodes, "start_day")
     days_passed = np.ceil(day - episode_start)
     recent = np.flatnonzero((episode_start < day) & (days_passed < offsets))
@@ -173,7 +174,7 @@ def _pending_committee_log_no_conversion(
     # Day k's journey ends on day floor(start) + k + duration; P(that day falls in the window).
     k = np.arange(offsets)
     end_less_duration = np.floor(start)[:, None] + k[None, :] - day
-    duration_cdf = np.r_[0.0, np.cumsum(_uniform_pmf(process.journey_min_days, process.journey_max_days))]
+    duration_cdf = np.r_[0.0, np.cumsum(journey_pmf)]
 
     def duration_at_most(x: np.ndarray) -> np.ndarray:
         return duration_cdf[np.clip(x + 1, 0, len(duration_cdf) - 1).astype(np.int64)]

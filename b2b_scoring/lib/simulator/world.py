@@ -609,21 +609,20 @@ def _experience_events(
         journey_events,
         _customer_events(converted_at, rng),
     ]
+
+    def in_history(person: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Inside the simulated days and not before the person exists."""
+        return (day >= np.maximum(persons["created"][person], 0.0)) & (day < config.history_days)
+
     person = np.concatenate([b.person for b in activity])
     day = _business_hours(rng, np.concatenate([b.day for b in activity]))
-    keep = (
-        (day >= np.maximum(persons["created"][person], 0.0))
-        & (day < config.history_days)
-        & (
-            rng.random(len(day))
-            < weekday_activity(config.start_date, day) * month_activity(config.start_date, day)
-        )
+    keep = in_history(person, day) & (
+        rng.random(len(day))
+        < weekday_activity(config.start_date, day) * month_activity(config.start_date, day)
     )
     # A journey's first touch is always recorded, on its start day (weekends too).
     touch_day = _business_hours(rng, first_touch.day)
-    touch_keep = (touch_day >= np.maximum(persons["created"][first_touch.person], 0.0)) & (
-        touch_day < config.history_days
-    )
+    touch_keep = in_history(first_touch.person, touch_day)
     operations = _lead_operation_events(persons, converted_at)
     batches = [*activity, first_touch, operations]
     person = np.r_[person, first_touch.person, operations.person]
