@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -17,7 +18,14 @@ from b2b_scoring.defs.training.assets import training_definitions
 from b2b_scoring.lib.goals import Feedback
 from b2b_scoring.lib.ml.goal_training import DISPOSITION_FEATURES, feature_columns, train_goal
 from b2b_scoring.lib.ml.registry import challenger, load_model, register_model
-from b2b_scoring.lib.ml.training_sets import conversions_sql, data_span, label_summary, training_set
+from b2b_scoring.lib.ml.training_sets import (
+    Sampling,
+    conversions_sql,
+    data_span,
+    label_summary,
+    sampling_for,
+    training_set,
+)
 from b2b_scoring_tests.conftest import YEAR_ENV, YearWorld
 
 
@@ -96,6 +104,35 @@ def test_registered_artifact_scores_the_training_rows(year_world: YearWorld, reg
     assert model.encoder.names == list(row["features"])
 
 
+def test_a_goal_above_its_row_budget_trains_on_weighted_samples_and_stays_calibrated(
+    year_world: YearWorld,
+) -> None:
+    """Above the budget a goal trains on every positive snapshot and a share of the negatives
+    weighed back: its base rate and probabilities are the population's, and its backtest tests
+    unweighted rows of a share of the keys."""
+    goal = year_world.settings.goals().get("lead_conversion")
+    with duckdb.connect(str(year_world.settings.warehouse_path), read_only=True) as con:
+        span = data_span(con, goal)
+        summary = label_summary(con, goal, span)
+        sampling = sampling_for(summary, span, summary.rows // 4)
+        table = training_set(con, goal, span, sampling)
+    training = train_goal(table, goal)
+    weight = table["sample_weight"].to_numpy()
+    assert training.training_rows == int((weight > 0).sum()) < summary.rows // 3
+    population_rate = summary.positive_rows / summary.rows
+    sampled_rate = table["label"].to_numpy()[weight > 0].mean()
+    assert sampled_rate > 3 * population_rate
+    assert training.trained.base_rate == pytest.approx(population_rate, rel=0.05)
+    report = training.backtest
+    assert all(table["in_evaluation"].take(pa.array(report.test_rows)).to_pylist())
+    assert report.model.metrics["calibration_error"] < 0.02
+    # Weighed back, the final model's probabilities average the population's rate (unweighted
+    # they would be about 1 / negative share times too high).
+    training_rows = weight > 0
+    probability = training.trained.probability(table.filter(pa.array(training_rows)))
+    assert np.average(probability, weights=weight[training_rows]) == pytest.approx(population_rate, rel=0.2)
+
+
 def test_a_retrained_model_is_champion_only_when_it_beats_the_champion(
     year_world: YearWorld, tmp_path
 ) -> None:
@@ -158,7 +195,7 @@ def test_a_challenger_algorithm_registers_under_the_goal_definition(year_world: 
     goal = year_world.settings.goals().get("lead_conversion")
     variant = dataclasses.replace(goal, algorithm="logistic_regression")
     with duckdb.connect(str(copy)) as con:
-        training = train_goal(training_set(con, goal, data_span(con, goal), key_share=0.3), variant)
+        training = train_goal(training_set(con, goal, data_span(con, goal), Sampling.of_keys(0.3)), variant)
         registered = register_model(con, training, tmp_path / "models", datetime.datetime(2025, 7, 1), goal)
         row = con.execute(
             "select algorithm, goal_fingerprint, champion, challenger from ml.model_registry "
@@ -245,7 +282,7 @@ def test_dispositions_feed_back_as_point_in_time_features_or_as_labels(year_worl
             "SELECT count(*) FROM staging.stg_sales_dispositions WHERE disposition = 'accepted'"
         ).fetchall()[0][0]
         positives = [label_summary(con, g, span).positive_rows for g in (goal, as_labels)]
-        table = training_set(con, goal, span, key_share=0.1)
+        table = training_set(con, goal, span, Sampling.of_keys(0.1))
     assert wrong == 0 and with_history > 1_000
     assert accepted > 0 and conversions[1] == conversions[0] + accepted
     assert positives[1] >= positives[0] > 0

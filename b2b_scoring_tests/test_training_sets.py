@@ -8,13 +8,16 @@ import pyarrow as pa
 import pytest
 
 from b2b_scoring.lib.goals import default_goals_path, load_goals, parse_goals
+from b2b_scoring.lib.ml.backtest import BACKTEST_DATES
 from b2b_scoring.lib.ml.training_sets import (
     DataSpan,
     LabelSummary,
+    Sampling,
     conversions_gate,
     data_span,
     history_gate,
     label_summary,
+    sampling_for,
     training_set,
 )
 from b2b_scoring_tests.conftest import YearWorld
@@ -89,10 +92,12 @@ def test_history_gate_blocks_below_six_months_plus_window_and_warns_below_two_ye
 
 
 def test_conversions_gate_needs_ten_converting_keys() -> None:
-    result = conversions_gate(LEAD, LabelSummary(rows=40, positive_rows=18, keys=20, converting_keys=9))
+    result = conversions_gate(
+        LEAD, LabelSummary(40, positive_rows=18, keys=20, converting_keys=9, evaluation_rows=8)
+    )
     assert not result.passed and result.blocking and result.numbers["converting_keys"] == 9
     assert "9 persons converted" in result.message and "at least 10 needed" in result.message
-    assert conversions_gate(LEAD, LabelSummary(rows=10, positive_rows=10, keys=10, converting_keys=10)).passed
+    assert conversions_gate(LEAD, LabelSummary(10, 10, keys=10, converting_keys=10, evaluation_rows=2)).passed
 
 
 def test_label_summary_counts_what_the_training_set_holds(warehouse: duckdb.DuckDBPyConnection) -> None:
@@ -100,18 +105,63 @@ def test_label_summary_counts_what_the_training_set_holds(warehouse: duckdb.Duck
     labelled = training_set(warehouse, LEAD, span)
     summary = label_summary(warehouse, LEAD, span)
     positives = labelled.filter(pa.compute.equal(labelled["label"], 1))
+    tested = pa.compute.greater_equal(labelled["as_of_date"], pa.scalar(span.first_backtest_date))
     assert summary == LabelSummary(
         labelled.num_rows,
         positives.num_rows,
         len(pa.compute.unique(labelled["person_key"])),
         len(pa.compute.unique(positives["person_key"])),
+        pa.compute.sum(tested).as_py(),
     )
+    assert span.first_backtest_date == span.labelled_as_of_dates[-BACKTEST_DATES]
+    # Without sampling every row trains with weight 1 and is evaluated.
+    assert set(labelled["sample_weight"].to_pylist()) == {1.0} and all(labelled["in_evaluation"].to_pylist())
     # A share of the keys keeps all snapshots of the chosen keys and about that share of rows.
-    half = training_set(warehouse, LEAD, span, key_share=0.5)
+    half = training_set(warehouse, LEAD, span, Sampling.of_keys(0.5))
     chosen = set(half["person_key"].to_pylist())
     assert 0.4 < len(chosen) / summary.keys < 0.6
     kept = labelled.filter(pa.compute.is_in(labelled["person_key"], value_set=pa.array(sorted(chosen))))
     assert kept.num_rows == half.num_rows
+
+
+def test_sampling_above_the_budget_keeps_positives_and_weighs_negatives_back(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    span = data_span(warehouse, LEAD)
+    summary = label_summary(warehouse, LEAD, span)
+    assert sampling_for(summary, span, summary.rows) == Sampling()
+    budget = summary.rows // 5
+    sampling = sampling_for(summary, span, budget)
+    assert sampling.positive_share == 1.0 and sampling.evaluation_from == span.first_backtest_date
+    assert sampling.negative_share == pytest.approx(
+        (budget - summary.positive_rows) / (summary.rows - summary.positive_rows)
+    )
+    assert sampling.evaluation_key_share == pytest.approx(budget / 4 / summary.evaluation_rows)
+    sampled = training_set(warehouse, LEAD, span, sampling)
+    label = sampled["label"].to_numpy()
+    weight = sampled["sample_weight"].to_numpy()
+    training = weight > 0
+    # Every positive trains with weight 1; the weighted negatives add up to about all of them.
+    assert label[training].sum() == summary.positive_rows and set(weight[training & (label == 1)]) == {1.0}
+    negatives = summary.rows - summary.positive_rows
+    assert weight[training & (label == 0)].sum() == pytest.approx(negatives, rel=0.03)
+    assert training.sum() == pytest.approx(budget, rel=0.03)
+    # Evaluation rows: all snapshots of a share of the keys on the backtest's test dates, so their
+    # positive rate is the population's there.
+    evaluation = sampled.filter(sampled["in_evaluation"])
+    assert pa.compute.min(evaluation["as_of_date"]).as_py() == span.first_backtest_date
+    full = training_set(warehouse, LEAD, span)
+    keys = pa.compute.unique(evaluation["person_key"])
+    tested = full.filter(
+        pa.compute.and_(
+            pa.compute.is_in(full["person_key"], value_set=keys),
+            pa.compute.greater_equal(full["as_of_date"], pa.scalar(span.first_backtest_date)),
+        )
+    )
+    assert evaluation.num_rows == tested.num_rows
+    assert evaluation.num_rows == pytest.approx(budget / 4, rel=0.1)
+    # Stable: the same sampling reads the same rows.
+    assert training_set(warehouse, LEAD, span, sampling).equals(sampled)
 
 
 def test_converted_status_filter_selects_the_conversions(warehouse: duckdb.DuckDBPyConnection) -> None:

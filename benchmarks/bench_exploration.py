@@ -33,7 +33,7 @@ from b2b_scoring.lib.ml.goal_training import feature_columns
 from b2b_scoring.lib.ml.metrics import roc_auc
 from b2b_scoring.lib.ml.models import FeatureEncoder
 from b2b_scoring.lib.ml.training import TrainedModel, fit_model
-from b2b_scoring.lib.ml.training_sets import data_span, training_set
+from b2b_scoring.lib.ml.training_sets import Sampling, data_span, training_set
 from b2b_scoring.lib.scoring.scores import LOWEST_TIER, exploration_slice, score_from_probability, tiers
 from b2b_scoring.lib.settings import Settings
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     policy = dataclasses.replace(goal.scoring, exploration_share=share)
     began = time.perf_counter()
     with duckdb.connect(str(args.warehouse), read_only=True) as con:
-        table = training_set(con, goal, data_span(con, goal), args.key_share)
+        table = training_set(con, goal, data_span(con, goal), Sampling.of_keys(args.key_share))
     dates = np.unique(table["as_of_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]"))
     serving_end = dates[int(len(dates) * SERVING_SHARE)]
     test_start = dates[int(len(dates) * RETRAINING_SHARE)]

@@ -23,8 +23,7 @@ import pyarrow as pa
 from bench_raw import peak_rss_gib
 from bench_training import oracle_probability, read_training_set, read_truth
 
-from b2b_scoring.lib.ml.backtest import walk_forward_folds
-from b2b_scoring.lib.ml.goal_training import feature_columns
+from b2b_scoring.lib.ml.goal_training import feature_columns, goal_folds
 from b2b_scoring.lib.ml.metrics import roc_auc
 from b2b_scoring.lib.ml.models import FeatureEncoder
 from b2b_scoring.lib.ml.training import fit_model
@@ -101,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         table = table.append_column(f"latent_{name}", latent[name])
 
     label = table["label"].to_numpy().astype(np.int8)
-    dates = table["as_of_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
     groups = table[KEY_COLUMN[goal.entity]].to_numpy(zero_copy_only=False)
-    latest = walk_forward_folds(dates, label, goal.prediction_window_days)[-1]
+    weight = table["sample_weight"].to_numpy()
+    latest = goal_folds(table, goal)[-1]
     test = np.flatnonzero(latest.test)
     oracle = oracle_probability(
         truth, table.take(pa.array(test)), KEY_COLUMN[goal.entity], goal.name, goal.prediction_window_days
@@ -123,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         encoder = FeatureEncoder((*observable_numeric, *(f"latent_{n}" for n in names)), encoded.categories)
         matrix = encoded_matrix[:, [encoded.names.index(n) for n in encoder.names]]
         train = latest.train
-        trained = fit_model(goal.algorithm, matrix[train], label[train], groups[train], encoder)
+        trained = fit_model(
+            goal.algorithm, matrix[train], label[train], groups[train], encoder, sample_weight=weight[train]
+        )
         probability = trained.probability_of_matrix(matrix[test])
         print(
             f"    + {description:<48} ROC-AUC {roc_auc(probability, label[test]):.4f}  "

@@ -11,7 +11,8 @@ persons get their account's features), then the dbt staging models and the weekl
 history. For each goal it prints the time to read the training set and to train (backtest +
 final fit), peak resident memory, and the backtest metrics next to the oracle's (the simulator's
 true probabilities scored on the same test rows). Above B2B_SCORING_MAX_TRAINING_ROWS labelled
-snapshots a goal trains on a random share of its keys, as the pipeline does.
+snapshots a goal trains on its positives and a weighted share of its negatives and is tested on a
+share of its keys, as the pipeline does.
 """
 
 from __future__ import annotations
@@ -35,9 +36,16 @@ from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args,
 from b2b_scoring.lib.goals import Goal
 from b2b_scoring.lib.matching import MatchConfig
 from b2b_scoring.lib.matching.store import run_matching
-from b2b_scoring.lib.ml.goal_training import key_share_for, train_goal
+from b2b_scoring.lib.ml.goal_training import train_goal
 from b2b_scoring.lib.ml.metrics import calibration_error, roc_auc
-from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, data_span, label_summary, training_set
+from b2b_scoring.lib.ml.training_sets import (
+    KEY_COLUMN,
+    Sampling,
+    data_span,
+    label_summary,
+    sampling_for,
+    training_set,
+)
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator.truth import true_conversion_probability
 from b2b_scoring.lib.world_landing import load_truth_tables
@@ -72,13 +80,13 @@ def read_truth(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
 
 def read_training_set(
     con: duckdb.DuckDBPyConnection, goal: Goal, max_rows: int
-) -> tuple[pa.Table, int, float]:
-    """The goal's labelled snapshots as the pipeline trains on them (a share of keys above
-    max_rows), with the number of labelled snapshots and that key share."""
+) -> tuple[pa.Table, int, Sampling]:
+    """The goal's labelled snapshots as the pipeline reads them (sampled above max_rows), with
+    the number of labelled snapshots and the sampling."""
     span = data_span(con, goal)
-    rows = label_summary(con, goal, span).rows
-    key_share = key_share_for(rows, max_rows)
-    return training_set(con, goal, span, key_share), rows, key_share
+    summary = label_summary(con, goal, span)
+    sampling = sampling_for(summary, span, max_rows)
+    return training_set(con, goal, span, sampling), summary.rows, sampling
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.goal and goal.name not in args.goal:
                     continue
                 began = time.perf_counter()
-                table, rows, key_share = read_training_set(con, goal, settings.max_training_rows)
+                table, rows, sampling = read_training_set(con, goal, settings.max_training_rows)
                 loaded = time.perf_counter()
                 training = train_goal(table, goal)
                 trained = time.perf_counter()
@@ -128,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
                 known = ~np.isnan(oracle)
                 label = report.label[known]
                 print(
-                    f"{goal.name}: {rows:,} labelled snapshots, trained on {table.num_rows:,} "
-                    f"(key share {key_share:.3f}); read {loaded - began:.1f} s, backtest + final fit "
-                    f"{trained - loaded:.1f} s; peak RSS {peak_rss_gib():.2f} GiB"
+                    f"{goal.name}: {rows:,} labelled snapshots, trained on {training.training_rows:,} "
+                    f"(shares of positives {sampling.positive_share:.3f}, negatives "
+                    f"{sampling.negative_share:.3f}), evaluated on "
+                    f"{int(table['in_evaluation'].to_numpy(zero_copy_only=False).sum()):,} "
+                    f"(key share {sampling.evaluation_key_share:.3f}); read {loaded - began:.1f} s, "
+                    f"backtest + final fit {trained - loaded:.1f} s; peak RSS {peak_rss_gib():.2f} GiB"
                 )
                 print(
                     f"    test rows {len(report.label):,} ({int(report.label.sum()):,} positives), "

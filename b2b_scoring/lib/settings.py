@@ -25,7 +25,7 @@ DEFAULT_PERSONS = 20_000
 DEFAULT_SEED = 7
 DEFAULT_HISTORY_DAYS = 730
 # Above this many labelled snapshots a goal trains on a random share of its keys (all their rows).
-DEFAULT_MAX_TRAINING_ROWS = 2_000_000
+DEFAULT_MAX_TRAINING_ROWS = 1_000_000
 # First daily partition. Fixed rather than derived from "today", so the partition set does not
 # shift every day (which would orphan materialized partitions in the UI). The default simulated
 # world spans the `DEFAULT_HISTORY_DAYS` days up to yesterday; a fixed date a few weeks before the

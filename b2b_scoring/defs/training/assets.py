@@ -11,7 +11,7 @@ import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
 from b2b_scoring.lib.goals import Goal
-from b2b_scoring.lib.ml.goal_training import GoalTraining, key_share_for, leakage_gate, train_goal
+from b2b_scoring.lib.ml.goal_training import GoalTraining, leakage_gate, train_goal
 from b2b_scoring.lib.ml.registry import RegisteredModel, register_model
 from b2b_scoring.lib.ml.reports import (
     backtest_markdown,
@@ -28,6 +28,7 @@ from b2b_scoring.lib.ml.training_sets import (
     data_span,
     history_gate,
     label_summary,
+    sampling_for,
     training_set,
 )
 from b2b_scoring.lib.settings import Settings
@@ -112,10 +113,12 @@ def training_definitions() -> dg.Definitions:
         goal = goals.get(context.partition_key)
         with duckdb.get_connection() as con:
             span = data_span(con, goal)
-            rows = label_summary(con, goal, span).rows
-            key_share = key_share_for(rows, settings.max_training_rows)
-            table = training_set(con, goal, span, key_share)
-        context.log.info(f"{goal.name}: training on {table.num_rows:,} of {rows:,} labelled snapshots")
+            summary = label_summary(con, goal, span)
+            sampling = sampling_for(summary, span, settings.max_training_rows)
+            table = training_set(con, goal, span, sampling)
+        context.log.info(
+            f"{goal.name}: read {table.num_rows:,} of {summary.rows:,} labelled snapshots ({sampling})"
+        )
         trained_at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
         training, registered = _train_and_register(context, duckdb, goal, table, trained_at)
         challenger_metadata = {}
@@ -139,7 +142,15 @@ def training_definitions() -> dg.Definitions:
                 "artifact": dg.MetadataValue.path(str(registered.artifact_path)),
                 "algorithm": goal.algorithm,
                 "training_rows": training.training_rows,
-                "key_share": round(key_share, 4),
+                "labelled_snapshots": summary.rows,
+                "sampling": dg.MetadataValue.json(
+                    {
+                        "positive_share": round(sampling.positive_share, 4),
+                        "negative_share": round(sampling.negative_share, 4),
+                        "evaluation_key_share": round(sampling.evaluation_key_share, 4),
+                        "evaluation_from": str(sampling.evaluation_from or "every date"),
+                    }
+                ),
                 "data_window": f"{training.first_as_of_date} .. {training.last_as_of_date}",
                 "class_weighting": report.class_weighting,
                 "class_weighting_pr_auc": dg.MetadataValue.json(

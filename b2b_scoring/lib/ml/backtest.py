@@ -41,20 +41,28 @@ class Fold:
 
 
 MIN_FOLD_POSITIVES = 3
+WALK_FORWARD_FOLDS = 3
+TEST_DATES_PER_FOLD = 4
+BACKTEST_DATES = WALK_FORWARD_FOLDS * TEST_DATES_PER_FOLD  # the latest as-of dates, tested on
 
 
 def walk_forward_folds(
     as_of_dates: np.ndarray,
     label: np.ndarray,
     window_days: int,
-    folds: int = 3,
-    test_dates: int = 4,
+    folds: int = WALK_FORWARD_FOLDS,
+    test_dates: int = TEST_DATES_PER_FOLD,
     min_train_dates: int = 4,
+    training_rows: np.ndarray | None = None,
+    evaluation_rows: np.ndarray | None = None,
 ) -> list[Fold]:
     """Up to `folds` folds over the distinct as-of dates, the latest last: fold i tests on a
-    block of `test_dates` dates and trains on the dates at least `window_days` before the block.
-    A fold with fewer than MIN_FOLD_POSITIVES positives on either side is left out."""
+    block of `test_dates` dates and trains on the dates at least `window_days` before the block,
+    only on `training_rows` and only tests `evaluation_rows` (masks; default every row). A fold
+    with fewer than MIN_FOLD_POSITIVES positives on either side is left out."""
     dates = np.asarray(as_of_dates).astype("datetime64[D]")
+    trainable = np.ones(len(dates), bool) if training_rows is None else training_rows
+    evaluable = np.ones(len(dates), bool) if evaluation_rows is None else evaluation_rows
     distinct = np.unique(dates)
     result = []
     for back in range(folds, 0, -1):
@@ -63,10 +71,10 @@ def walk_forward_folds(
         if start < 1:
             continue
         cutoff = distinct[start]
-        train = dates <= cutoff - np.timedelta64(window_days, "D")
+        train = trainable & (dates <= cutoff - np.timedelta64(window_days, "D"))
         if len(np.unique(dates[train])) < min_train_dates:
             continue
-        test = (dates >= cutoff) & (dates <= distinct[end - 1])
+        test = evaluable & (dates >= cutoff) & (dates <= distinct[end - 1])
         if min(label[train].sum(), label[test].sum()) < MIN_FOLD_POSITIVES:
             continue
         result.append(Fold(f"fold {len(result) + 1}", train, test, cutoff.astype(datetime.date)))
@@ -128,14 +136,19 @@ def run_backtest(
     class_weighting: str = "auto",
     rules: Sequence[PointsRule] = (),
     seed: int = 0,
+    sample_weight: np.ndarray | None = None,
 ) -> BacktestReport:
     """Fit the goal's algorithm, logistic regression and the rules baseline on each fold's
-    training rows and score its test rows; metrics are over all folds' test rows together."""
+    training rows (calibrated with their `sample_weight`) and score its test rows; metrics are
+    over all folds' test rows together."""
     label = np.asarray(label).astype(np.int8)
 
     def fit_fold(name: str, fold: Fold, weighting: str) -> TrainedModel:
         rows = fold.train
-        return fit_model(name, matrix[rows], label[rows], groups[rows], encoder, weighting, rules, seed)
+        weight = None if sample_weight is None else sample_weight[rows]
+        return fit_model(
+            name, matrix[rows], label[rows], groups[rows], encoder, weighting, rules, seed, weight
+        )
 
     latest = folds[-1]
     # The model of the latest fold with the chosen weighting, when the comparison already fitted it.

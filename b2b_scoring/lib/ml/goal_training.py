@@ -12,13 +12,21 @@ import numpy as np
 import pyarrow as pa
 
 from b2b_scoring.lib.goals import Goal
-from b2b_scoring.lib.ml.backtest import BacktestReport, run_backtest, walk_forward_folds
+from b2b_scoring.lib.ml.backtest import BacktestReport, Fold, run_backtest, walk_forward_folds
 from b2b_scoring.lib.ml.leakage import leakage_suspects
 from b2b_scoring.lib.ml.models import FeatureEncoder
 from b2b_scoring.lib.ml.training import TrainedModel, fit_model
-from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, DataSpan, GateResult, training_set
+from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, DataSpan, GateResult, Sampling, training_set
 
-NOT_FEATURES = {"person_key", "account_key", "as_of_date", "label", "has_converted"}
+NOT_FEATURES = {
+    "person_key",
+    "account_key",
+    "as_of_date",
+    "label",
+    "has_converted",
+    "sample_weight",
+    "in_evaluation",
+}
 # The sales dispositions feedback, used only by goals that take dispositions as features.
 DISPOSITION_FEATURES = (
     "last_disposition",
@@ -91,14 +99,29 @@ class GoalTraining:
     last_as_of_date: str
 
 
+def goal_folds(table: pa.Table, goal: Goal) -> list[Fold]:
+    """Walk-forward folds over a `training_set` table: train on its weighted rows, test on its
+    evaluation rows."""
+    return walk_forward_folds(
+        table["as_of_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]"),
+        table["label"].to_numpy(),
+        goal.prediction_window_days,
+        training_rows=table["sample_weight"].to_numpy() > 0,
+        evaluation_rows=table["in_evaluation"].to_numpy(zero_copy_only=False),
+    )
+
+
 def train_goal(table: pa.Table, goal: Goal, seed: int = 0) -> GoalTraining:
-    """Backtest the goal walk-forward, then fit the final model on every labelled snapshot."""
+    """Backtest the goal walk-forward, then fit the final model on every training row of `table`
+    (from `training_set`: rows with a sample weight train, rows in evaluation are tested on)."""
     label = table["label"].to_numpy().astype(np.int8)
     dates = table["as_of_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
     groups = table[KEY_COLUMN[goal.entity]].to_numpy(zero_copy_only=False)
+    weight = table["sample_weight"].to_numpy()
+    training_rows = weight > 0
     encoder = FeatureEncoder.fit(table, feature_columns(table, goal))
     matrix = encoder.matrix(table)
-    folds = walk_forward_folds(dates, label, goal.prediction_window_days)
+    folds = goal_folds(table, goal)
     report = run_backtest(
         matrix,
         label,
@@ -109,8 +132,22 @@ def train_goal(table: pa.Table, goal: Goal, seed: int = 0) -> GoalTraining:
         goal.class_weighting,
         goal.baseline_points,
         seed,
+        weight,
     )
-    trained = fit_model(goal.algorithm, matrix, label, groups, encoder, report.class_weighting, seed=seed)
+    if not training_rows.all():
+        matrix, label, groups, weight, dates = (
+            values[training_rows] for values in (matrix, label, groups, weight, dates)
+        )
+    trained = fit_model(
+        goal.algorithm,
+        matrix,
+        label,
+        groups,
+        encoder,
+        report.class_weighting,
+        seed=seed,
+        sample_weight=weight,
+    )
     return GoalTraining(
         goal=goal,
         trained=trained,
@@ -130,7 +167,7 @@ def key_share_for(rows: int, max_rows: int) -> float:
 def leakage_gate(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan, rows: int) -> GateResult:
     """Single-feature AUCs of every training feature on a sample of keys; declared post-contact
     columns are reported as kept out of training."""
-    sample = training_set(con, goal, span, key_share_for(rows, LEAKAGE_SAMPLE_ROWS))
+    sample = training_set(con, goal, span, Sampling.of_keys(key_share_for(rows, LEAKAGE_SAMPLE_ROWS)))
     features = feature_columns(sample, goal)
     label = sample["label"].to_numpy()
     numbers: dict[str, int | str] = {

@@ -100,6 +100,12 @@ class ScoringModel(Protocol):
         ...
 
 
+# Above this many positive rows LightGBM takes twice the step: on 1M persons (500k+ positive
+# snapshots) the ROC-AUC is the same and training takes half the time; on 50,000 persons (28k) the
+# larger step cost 0.004.
+COARSE_STEP_POSITIVES = 100_000
+
+
 @dataclass
 class LightGBMModel:
     booster: lgb.Booster
@@ -116,7 +122,7 @@ class LightGBMModel:
     ) -> LightGBMModel:
         params = {
             "objective": "binary",
-            "learning_rate": 0.05,
+            "learning_rate": 0.1 if np.sum(label) >= COARSE_STEP_POSITIVES else 0.05,
             "num_leaves": 15,
             "min_data_in_leaf": 200,
             "min_sum_hessian_in_leaf": 1.0,
@@ -340,25 +346,31 @@ class Calibrator:
     isotonic: IsotonicRegression | None = None
 
     @classmethod
-    def fit(cls, raw: np.ndarray, label: np.ndarray) -> Calibrator:
+    def fit(cls, raw: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None) -> Calibrator:
+        """`weight`: each row's weight (rows sampled by class weigh back to the population)."""
+        label = np.asarray(label, dtype=float)
+        weight = np.ones(len(label)) if weight is None else np.asarray(weight, dtype=float)
         positives = int(np.sum(label))
         if len(label) >= ISOTONIC_MIN_ROWS and positives >= ISOTONIC_MIN_POSITIVES:
             # Fitted on bins of ISOTONIC_BIN_ROWS rows, each rate with one pseudo-row at the overall
             # rate: no step rests on a handful of rows, and no probability is exactly 0 or 1.
             order = np.argsort(raw, kind="stable")
-            ordered_raw, ordered_label = np.asarray(raw, dtype=float)[order], np.asarray(label)[order]
+            ordered_raw = np.asarray(raw, dtype=float)[order]
+            ordered_weight = weight[order]
             bins = max(1, len(order) // ISOTONIC_BIN_ROWS)
             starts = (np.arange(bins) * len(order)) // bins
             count = np.diff(np.r_[starts, len(order)])
+            bin_weight = np.add.reduceat(ordered_weight, starts)
             isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
             isotonic.fit(
                 np.add.reduceat(ordered_raw, starts) / count,
-                (np.add.reduceat(ordered_label, starts) + positives / len(label)) / (count + 1),
-                sample_weight=count,
+                (np.add.reduceat(label[order] * ordered_weight, starts) + np.average(label, weights=weight))
+                / (bin_weight + 1),
+                sample_weight=bin_weight,
             )
             return cls("isotonic", isotonic=isotonic)
         sigmoid = LogisticRegression(C=1e6, max_iter=1000)
-        sigmoid.fit(np.asarray(raw, dtype=float).reshape(-1, 1), label)
+        sigmoid.fit(np.asarray(raw, dtype=float).reshape(-1, 1), label, sample_weight=weight)
         return cls("sigmoid", sigmoid=sigmoid)
 
     def probability(self, raw: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from b2b_scoring.lib.ml.training import TrainedModel, fit_model
 from b2b_scoring.lib.ml.training_sets import (
     FEATURE_HISTORY,
     KEY_COLUMN,
+    Sampling,
     data_span,
     excludes_converted,
     label_summary,
@@ -44,7 +45,7 @@ def rollup_backtest(
     """Candidates `rollup_max`, `rollup_noisy_or`, `rollup_top3_mean` over the report's test rows."""
     span = data_span(con, person_goal)
     rows = label_summary(con, person_goal, span).rows
-    persons = training_set(con, person_goal, span, key_share_for(rows, MAX_PERSON_ROWS))
+    persons = training_set(con, person_goal, span, Sampling.of_keys(key_share_for(rows, MAX_PERSON_ROWS)))
     person_label = persons["label"].to_numpy().astype(np.int8)
     person_dates = persons["as_of_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
     groups = persons[KEY_COLUMN["person"]].to_numpy(zero_copy_only=False)

@@ -76,9 +76,12 @@ def fit_model(
     class_weighting: str = "none",
     rules: Sequence[PointsRule] = (),
     seed: int = 0,
+    sample_weight: np.ndarray | None = None,
 ) -> TrainedModel:
     """Fit `algorithm` (lightgbm, random_forest, logistic_regression or the rules baseline) on the
-    rows of most keys and calibrate it on the held-out keys."""
+    rows of most keys and calibrate it on the held-out keys. With `sample_weight` (rows sampled
+    by class), the model fits the rows as sampled, which only shifts its log-odds, and the
+    calibration and base rate weigh them back to the population."""
     held_out = calibration_keys(groups, label, seed)
     if label[held_out].min() == label[held_out].max() or label[~held_out].min() == label[~held_out].max():
         raise ValueError("both classes are needed in the fitting and the calibration rows")
@@ -96,5 +99,7 @@ def fit_model(
         model = PointsModel.from_rules(encoder, rules)
     else:
         raise ValueError(f"unknown algorithm {algorithm!r}")
-    calibrator = Calibrator.fit(model.raw_score(matrix[held_out]), label[held_out])
-    return TrainedModel(algorithm, class_weighting, encoder, model, calibrator, float(np.mean(label)))
+    weight = np.ones(len(label)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    calibrator = Calibrator.fit(model.raw_score(matrix[held_out]), label[held_out], weight[held_out])
+    base_rate = float(np.average(label, weights=weight))
+    return TrainedModel(algorithm, class_weighting, encoder, model, calibrator, base_rate)

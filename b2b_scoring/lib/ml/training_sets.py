@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from b2b_scoring.lib.contract import CONVERT_LEAD
 from b2b_scoring.lib.goals import Goal
+from b2b_scoring.lib.ml.backtest import BACKTEST_DATES
 
 FEATURE_HISTORY = {"person": "features.person_feature_history", "account": "features.account_feature_history"}
 KEY_COLUMN = {"person": "person_key", "account": "account_key"}
@@ -32,6 +33,12 @@ class DataSpan:
     first_event_date: datetime.date | None
     last_event_date: datetime.date | None
     labelled_as_of_dates: tuple[datetime.date, ...]
+
+    @property
+    def first_backtest_date(self) -> datetime.date | None:
+        """The first of the dates the walk-forward backtest tests on."""
+        dates = self.labelled_as_of_dates
+        return dates[-min(BACKTEST_DATES, len(dates))] if dates else None
 
     @property
     def history_days(self) -> int:
@@ -119,19 +126,94 @@ def _labelled_sql(goal: Goal, span: DataSpan) -> tuple[str, dict[str, object]]:
     }
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Which labelled snapshots are read, and how each weighs in training.
+
+    Training rows: the snapshots of a stable `key_share` of the keys, of which a stable
+    `positive_share` of the positive and `negative_share` of the negative snapshots, each
+    weighted back by 1 / its share (probabilities and base rates stay those of all snapshots).
+    Evaluation rows (the backtest's test rows): every snapshot from `evaluation_from` on of a
+    stable `evaluation_key_share` of the keys, unweighted, so every backtest metric is unbiased.
+    """
+
+    key_share: float = 1.0
+    positive_share: float = 1.0
+    negative_share: float = 1.0
+    evaluation_key_share: float = 1.0
+    evaluation_from: datetime.date | None = None
+
+    @classmethod
+    def of_keys(cls, share: float) -> Sampling:
+        """All snapshots of a stable share of the keys, for training and evaluation alike."""
+        return cls(key_share=share, evaluation_key_share=share)
+
+    def __post_init__(self) -> None:
+        for name in ("key_share", "positive_share", "negative_share", "evaluation_key_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+
+
+def sampling_for(summary: LabelSummary, span: DataSpan, max_rows: int) -> Sampling:
+    """Every snapshot while they fit in `max_rows`. Above it, what carries the most information per
+    row: every positive snapshot (a share of them when they exceed half of `max_rows`), the rest of
+    the budget in negative snapshots, and a quarter of it again in evaluation rows on the backtest's
+    test dates."""
+    if summary.rows <= max_rows:
+        return Sampling()
+    negatives = summary.rows - summary.positive_rows
+    positive_share = min(1.0, max_rows / 2 / max(summary.positive_rows, 1))
+    negative_share = min(1.0, (max_rows - positive_share * summary.positive_rows) / max(negatives, 1))
+    return Sampling(
+        positive_share=positive_share,
+        negative_share=negative_share,
+        evaluation_key_share=min(1.0, max_rows / 4 / max(summary.evaluation_rows, 1)),
+        evaluation_from=span.first_backtest_date,
+    )
+
+
 def training_set(
-    con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan, key_share: float = 1.0
+    con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan, sampling: Sampling = Sampling()
 ) -> pa.Table:
     """The goal's labelled snapshots: every feature column plus `label` (1 when the key converts
-    in [as_of_date, as_of_date + window)). Persons already converted before the as-of date are
-    not eligible for a lead-conversion goal. With `key_share` < 1, only a stable random share of
-    the keys (all their snapshots): a smaller set on which every metric stays unbiased."""
+    in [as_of_date, as_of_date + window)), `sample_weight` (its weight in training; 0 for a row
+    read only to evaluate) and `in_evaluation`. Persons already converted before the as-of date
+    are not eligible for a lead-conversion goal."""
     labelled, parameters = _labelled_sql(goal, span)
     key = KEY_COLUMN[goal.entity]
+    in_training = (
+        f"hash({key}) % 1000000 < $key_threshold and hash({key}, as_of_date) % 1000000 "
+        "< case when label = 1 then $positive_threshold else $negative_threshold end"
+    )
+    in_evaluation = f"hash({key}) % 1000000 < $evaluation_threshold and as_of_date >= $evaluation_from"
     return con.sql(
-        f"select * from ({labelled}) where hash({key}) % 1000000 < $threshold order by as_of_date, {key}",
-        params={**parameters, "threshold": round(key_share * 1_000_000)},
+        f"""
+        select
+            *,
+            case when {in_training}
+                then case when label = 1 then $positive_weight else $negative_weight end
+                else 0
+            end::double as sample_weight,
+            {in_evaluation} as in_evaluation
+        from ({labelled})
+        where ({in_training}) or ({in_evaluation})
+        order by as_of_date, {key}
+        """,
+        params={
+            **parameters,
+            "key_threshold": _threshold(sampling.key_share),
+            "positive_threshold": _threshold(sampling.positive_share),
+            "negative_threshold": _threshold(sampling.negative_share),
+            "positive_weight": 1.0 / sampling.positive_share,
+            "negative_weight": 1.0 / sampling.negative_share,
+            "evaluation_threshold": _threshold(sampling.evaluation_key_share),
+            "evaluation_from": sampling.evaluation_from or datetime.date.min,
+        },
     ).to_arrow_table()
+
+
+def _threshold(share: float) -> int:
+    return 1_000_001 if share >= 1 else round(share * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -140,6 +222,7 @@ class LabelSummary:
     positive_rows: int
     keys: int
     converting_keys: int
+    evaluation_rows: int  # on the backtest's test dates
 
 
 def label_summary(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan) -> LabelSummary:
@@ -148,8 +231,9 @@ def label_summary(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan) ->
     key = KEY_COLUMN[goal.entity]
     row = con.sql(
         f"select count(*), coalesce(sum(label), 0), count(distinct {key}), "
-        f"count(distinct case when label = 1 then {key} end) from ({labelled})",
-        params=parameters,
+        f"count(distinct case when label = 1 then {key} end), "
+        f"count(*) filter (where as_of_date >= $evaluation_from) from ({labelled})",
+        params={**parameters, "evaluation_from": span.first_backtest_date},
     ).fetchall()[0]
     return LabelSummary(*(int(value) for value in row))
 
