@@ -5,6 +5,7 @@ asset pages and finds the monitoring group, the drift check's result and the sco
 Screenshots go to test-artifacts/ui/ (B2B_SCORING_TEST_ARTIFACTS to move them)."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -111,8 +112,14 @@ def ui(year_world, tmp_path_factory) -> Iterator[tuple[str, Settings]]:
         _wait_for(f"{url}/server_info", process, 120)
         yield url, settings
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=60)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # `dagster dev` sometimes keeps its webserver alive after SIGTERM (seen once in CI, the
+            # daemon had shut down): the test is over, so stop the whole group.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
         log.close()
 
 
