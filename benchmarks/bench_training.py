@@ -138,9 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{goal.name}: {rows:,} labelled snapshots, trained on {training.training_rows:,} "
                     f"(shares of positives {sampling.positive_share:.3f}, negatives "
-                    f"{sampling.negative_share:.3f}), evaluated on "
-                    f"{int(table['in_evaluation'].to_numpy(zero_copy_only=False).sum()):,} "
-                    f"(key share {sampling.evaluation_key_share:.3f}); read {loaded - began:.1f} s, "
+                    f"{sampling.negative_share:.3f}; tested on a key share of "
+                    f"{sampling.evaluation_key_share:.3f}); read {loaded - began:.1f} s, "
                     f"backtest + final fit {trained - loaded:.1f} s; peak RSS {peak_rss_gib():.2f} GiB"
                 )
                 print(
