@@ -99,7 +99,7 @@ def fit_model(
         model = PointsModel.from_rules(encoder, rules)
     else:
         raise ValueError(f"unknown algorithm {algorithm!r}")
-    weight = np.ones(len(label)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    calibrator = Calibrator.fit(model.raw_score(matrix[held_out]), label[held_out], weight[held_out])
-    base_rate = float(np.average(label, weights=weight))
+    held_out_weight = None if sample_weight is None else sample_weight[held_out]
+    calibrator = Calibrator.fit(model.raw_score(matrix[held_out]), label[held_out], held_out_weight)
+    base_rate = float(np.average(label, weights=sample_weight))
     return TrainedModel(algorithm, class_weighting, encoder, model, calibrator, base_rate)

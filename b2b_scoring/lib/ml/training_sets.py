@@ -181,22 +181,23 @@ def training_set(
     are not eligible for a lead-conversion goal."""
     labelled, parameters = _labelled_sql(goal, span)
     key = KEY_COLUMN[goal.entity]
-    in_training = (
-        f"hash({key}) % 1000000 < $key_threshold and hash({key}, as_of_date) % 1000000 "
-        "< case when label = 1 then $positive_threshold else $negative_threshold end"
-    )
-    in_evaluation = f"hash({key}) % 1000000 < $evaluation_threshold and as_of_date >= $evaluation_from"
     return con.sql(
         f"""
-        select
-            *,
-            case when {in_training}
-                then case when label = 1 then $positive_weight else $negative_weight end
-                else 0
-            end::double as sample_weight,
-            {in_evaluation} as in_evaluation
-        from ({labelled})
-        where ({in_training}) or ({in_evaluation})
+        select * from (
+            select
+                *,
+                case
+                    when hash({key}) % 1000000 < $key_threshold
+                        and hash({key}, as_of_date) % 1000000
+                            < case when label = 1 then $positive_threshold else $negative_threshold end
+                    then case when label = 1 then $positive_weight else $negative_weight end
+                    else 0
+                end::double as sample_weight,
+                hash({key}) % 1000000 < $evaluation_threshold
+                    and as_of_date >= $evaluation_from as in_evaluation
+            from ({labelled})
+        )
+        where sample_weight > 0 or in_evaluation
         order by as_of_date, {key}
         """,
         params={
