@@ -10,6 +10,7 @@ import pytest
 
 from b2b_scoring.cli import main
 from b2b_scoring.lib.goals import PointsRule
+from b2b_scoring.lib.ml import training
 from b2b_scoring.lib.ml.backtest import stratified_folds, walk_forward_folds
 from b2b_scoring.lib.ml.flat_file import FlatFileError, backtest_flat_file
 from b2b_scoring.lib.ml.metrics import (
@@ -20,7 +21,8 @@ from b2b_scoring.lib.ml.metrics import (
     pr_auc,
     top_share,
 )
-from b2b_scoring.lib.ml.models import Calibrator, FeatureEncoder, PointsModel
+from b2b_scoring.lib.ml.models import Calibrator, FeatureEncoder, LightGBMModel, PointsModel
+from b2b_scoring.lib.ml.training import fit_model, held_out_keys
 
 RNG = np.random.default_rng(5)
 
@@ -75,6 +77,48 @@ def test_stratified_folds_partition_rows_with_equal_positive_shares() -> None:
     assert np.array_equal(sum(f.test.astype(int) for f in folds), np.ones(1000))
     shares = [label[f.test].mean() for f in folds]
     assert max(shares) - min(shares) < 0.01
+
+
+def test_models_are_cross_fitted_on_halves_of_whole_keys_unless_the_fit_is_large(monkeypatch) -> None:
+    keys = np.repeat(np.arange(2_001), 4)
+    signal = RNG.normal(0, 1, 2_001)
+    label = (RNG.random(len(keys)) < 1 / (1 + np.exp(-(2 * signal[keys] - 3)))).astype(int)
+    second = held_out_keys(keys, label, 0.5, seed=0)
+    per_key = np.bincount(keys, weights=second) / 4
+    assert set(np.unique(per_key)) == {0.0, 1.0}  # a key's rows are all on one side
+    converting = np.bincount(keys, weights=label) > 0
+    for members in (converting, ~converting):
+        assert abs(int(per_key[members].sum()) - members.sum() / 2) <= 0.5
+    assert np.array_equal(second, held_out_keys(keys, label, 0.5, seed=0))
+
+    table = pa.table({"signal": signal[keys] + RNG.normal(0, 0.1, len(keys)), "label": label})
+    encoder = FeatureEncoder.fit(table, ["signal"])
+    matrix = encoder.matrix(table)
+    trained = fit_model("lightgbm", matrix, label, keys, encoder)
+    first, other = trained.model.members
+    np.testing.assert_allclose(
+        trained.model.raw_score(matrix), (first.raw_score(matrix) + other.raw_score(matrix)) / 2
+    )
+    # The calibrator learned from each half's scores by the model fitted on the other half.
+    out_of_fold = np.where(second, first.raw_score(matrix), other.raw_score(matrix))
+    np.testing.assert_allclose(
+        trained.calibrator.probability(out_of_fold[:50]),
+        Calibrator.fit(out_of_fold, label).probability(out_of_fold[:50]),
+    )
+
+    monkeypatch.setattr(training, "LARGE_FIT_POSITIVES", int(label.sum()))
+    large = fit_model("lightgbm", matrix, label, keys, encoder)
+    assert isinstance(large.model, LightGBMModel)
+    assert large.model.booster.params["learning_rate"] == 0.1
+    assert {m.booster.params["learning_rate"] for m in trained.model.members} == {0.05}
+    held_out = held_out_keys(keys, label, 0.2, seed=0)
+    assert abs(held_out.mean() - 0.2) < 0.01
+    np.testing.assert_allclose(
+        large.calibrator.probability(out_of_fold[:50]),
+        Calibrator.fit(large.model.raw_score(matrix[held_out]), label[held_out]).probability(
+            out_of_fold[:50]
+        ),
+    )
 
 
 def test_calibrator_is_sigmoid_on_small_sets_and_isotonic_on_large_ones() -> None:

@@ -13,7 +13,7 @@ import pytest
 from b2b_scoring.lib.goals import ScoringPolicy
 from b2b_scoring.lib.ml.backtest import BacktestReport, CandidateResult
 from b2b_scoring.lib.ml.metrics import evaluate
-from b2b_scoring.lib.ml.models import FeatureEncoder, LightGBMModel
+from b2b_scoring.lib.ml.models import FeatureEncoder
 from b2b_scoring.lib.ml.rollup_backtest import adopt_best_source
 from b2b_scoring.lib.ml.training import fit_model
 from b2b_scoring.lib.scoring.reasons import HIGH_LOG_ODDS, MEDIUM_LOG_ODDS, phrase
@@ -71,13 +71,18 @@ def trained():
 
 
 def test_fast_treeshap_equals_lightgbm_pred_contrib(trained):
-    model: LightGBMModel = trained.model
     matrix = trained.encoder.matrix(leads(3_000, seed=2))
     assert np.isnan(matrix).any() and (matrix == 0).any()
-    expected = model.booster.predict(matrix, pred_contrib=True, num_iteration=model.booster.best_iteration)
-    fast = model.contributions(matrix)
-    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(fast.sum(axis=1), model.raw_score(matrix), atol=1e-10)
+    for model in trained.model.members:
+        expected = model.booster.predict(
+            matrix, pred_contrib=True, num_iteration=model.booster.best_iteration
+        )
+        fast = model.contributions(matrix)
+        np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(fast.sum(axis=1), model.raw_score(matrix), atol=1e-10)
+    np.testing.assert_allclose(
+        trained.model.contributions(matrix).sum(axis=1), trained.model.raw_score(matrix), atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("algorithm", ["random_forest", "logistic_regression"])

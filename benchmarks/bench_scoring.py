@@ -79,11 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         ).to_arrow_table()
         today_source, before_source = day(last), day(last - dt.timedelta(days=1))
     trained = load_model(model_row["artifact_path"])
+    boosters = [member.booster for member in getattr(trained.model, "members", (trained.model,))]
     today = replicated(today_source, args.persons, args.jitter, seed=1)
     before = replicated(before_source, args.persons, args.jitter, seed=2)
     print(
         f"{args.persons:,} persons x {len(trained.encoder.names)} features, model v{model_row['version']} "
-        f"({trained.model.booster.num_trees()} trees), score date {last}"
+        f"({' + '.join(str(b.num_trees()) for b in boosters)} trees), score date {last}"
     )
     with duckdb.connect() as con:
         con.execute("create table person_features as select * from today")
@@ -99,9 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     shap = time.perf_counter() - began
     sample = matrix[:20_000]
     began = time.perf_counter()
-    trained.model.booster.predict(
-        sample, pred_contrib=True, num_iteration=trained.model.booster.best_iteration
-    )
+    for booster in boosters:
+        booster.predict(sample, pred_contrib=True, num_iteration=booster.best_iteration)
     native = len(sample) / (time.perf_counter() - began)
     print(f"encode features                {encode:7.2f} s")
     print(f"exact TreeSHAP (pattern groups) {shap:7.2f} s  {args.persons / shap:>10,.0f} rows/s")

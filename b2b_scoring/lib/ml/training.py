@@ -1,8 +1,9 @@
-"""Fitting one scoring model: the algorithm on most keys, its calibrator on the rest.
+"""Fitting one scoring model: the algorithm cross-fitted on two halves of the keys, calibrated
+on the scores each half got from the model fitted on the other.
 
-The calibration rows are whole keys (persons or accounts) held out, so the calibrator never sees
-a snapshot of someone the model was fitted on: weekly snapshots of one person share their label,
-and a model that memorized them would look over-confident on them and nowhere else.
+The halves are whole keys (persons or accounts), so the calibrator never sees a score of someone
+the model was fitted on: weekly snapshots of one person share their label, and a model that
+memorized them would look over-confident on them and nowhere else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow as pa
 from b2b_scoring.lib.goals import PointsRule
 from b2b_scoring.lib.ml.models import (
     Calibrator,
+    CrossFittedModel,
     FeatureEncoder,
     LightGBMModel,
     LogisticModel,
@@ -24,8 +26,12 @@ from b2b_scoring.lib.ml.models import (
     ScoringModel,
 )
 
-CALIBRATION_SHARE = 0.2
 BASELINE = "rules_baseline"
+# From this many positive rows a model is fitted once (not cross-fitted on two halves) and LightGBM
+# takes twice the step. On 1M persons (500k+ positive snapshots) cross-fitting gained 0.0007
+# ROC-AUC for 1.6x the time, and the larger step the same ROC-AUC in half the time; on 50,000
+# persons (28k) cross-fitting gained 0.004 and the larger step cost 0.004.
+LARGE_FIT_POSITIVES = 100_000
 
 
 @dataclass
@@ -51,8 +57,8 @@ class TrainedModel:
         return self.probability_of_matrix(self.encoder.matrix(table))
 
 
-def calibration_keys(groups: np.ndarray, label: np.ndarray, seed: int = 0) -> np.ndarray:
-    """True for rows whose key falls in the held-out calibration share: that share of the keys
+def held_out_keys(groups: np.ndarray, label: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
+    """True for rows whose key falls in the held-out `share` of the keys: that share of the keys
     that ever convert and of the others, so rare positives reach both sides."""
     _, key_index = np.unique(groups, return_inverse=True)
     converts = np.zeros(key_index.max() + 1, dtype=bool)
@@ -60,11 +66,30 @@ def calibration_keys(groups: np.ndarray, label: np.ndarray, seed: int = 0) -> np
     rng = np.random.default_rng(seed)
     held_out = np.zeros(len(converts), dtype=bool)
     for members in (np.flatnonzero(converts), np.flatnonzero(~converts)):
-        count = int(round(CALIBRATION_SHARE * len(members)))
+        count = int(round(share * len(members)))
         if len(members) >= 2:
             count = min(max(count, 1), len(members) - 1)
         held_out[rng.choice(members, count, replace=False)] = True
     return held_out[key_index]
+
+
+def _fit_algorithm(
+    algorithm: str,
+    fit: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    encoder: FeatureEncoder,
+    class_weighting: str,
+    learning_rate: float,
+    seed: int,
+) -> ScoringModel:
+    matrix, label = fit
+    if algorithm == "lightgbm":
+        return LightGBMModel.fit(matrix, label, encoder, validation, class_weighting, learning_rate, seed)
+    if algorithm == "random_forest":
+        return RandomForestModel.fit(matrix, label, class_weighting, seed)
+    if algorithm == "logistic_regression":
+        return LogisticModel.fit(matrix, label, encoder, class_weighting)
+    raise ValueError(f"unknown algorithm {algorithm!r}")
 
 
 def fit_model(
@@ -78,28 +103,40 @@ def fit_model(
     seed: int = 0,
     sample_weight: np.ndarray | None = None,
 ) -> TrainedModel:
-    """Fit `algorithm` (lightgbm, random_forest, logistic_regression or the rules baseline) on the
-    rows of most keys and calibrate it on the held-out keys. With `sample_weight` (rows sampled
-    by class), the model fits the rows as sampled, which only shifts its log-odds, and the
-    calibration and base rate weigh them back to the population."""
-    held_out = calibration_keys(groups, label, seed)
-    if label[held_out].min() == label[held_out].max() or label[~held_out].min() == label[~held_out].max():
-        raise ValueError("both classes are needed in the fitting and the calibration rows")
-    fit_rows, fit_label = matrix[~held_out], label[~held_out]
+    """Fit `algorithm` (lightgbm, random_forest, logistic_regression or the rules baseline) and its
+    calibrator on rows of different keys. Below LARGE_FIT_POSITIVES positive rows, twice: on each
+    half of the keys, validated on the other; the model is the mean of the two and is calibrated
+    on the scores each half got from the model that did not see it. Above, once, on 80% of the
+    keys, calibrated on the rest. With `sample_weight` (rows sampled by class), the models fit the
+    rows as sampled, which only shifts their log-odds, and the calibration and base rate weigh
+    them back to the population."""
     model: ScoringModel
-    if algorithm == "lightgbm":
-        model = LightGBMModel.fit(
-            fit_rows, fit_label, encoder, (matrix[held_out], label[held_out]), class_weighting, seed
-        )
-    elif algorithm == "random_forest":
-        model = RandomForestModel.fit(fit_rows, fit_label, class_weighting, seed)
-    elif algorithm == "logistic_regression":
-        model = LogisticModel.fit(fit_rows, fit_label, encoder, class_weighting)
-    elif algorithm == BASELINE:
+    if algorithm == BASELINE:
         model = PointsModel.from_rules(encoder, rules)
+        calibrator = Calibrator.fit(model.raw_score(matrix), label, sample_weight)
     else:
-        raise ValueError(f"unknown algorithm {algorithm!r}")
-    held_out_weight = None if sample_weight is None else sample_weight[held_out]
-    calibrator = Calibrator.fit(model.raw_score(matrix[held_out]), label[held_out], held_out_weight)
+        large = int(np.sum(label)) >= LARGE_FIT_POSITIVES
+        held_out = held_out_keys(groups, label, 0.2 if large else 0.5, seed)
+        splits = (held_out,) if large else (held_out, ~held_out)
+        members = []
+        out_of_fold = np.full(len(label), np.nan)
+        for held in splits:
+            if label[held].min() == label[held].max() or label[~held].min() == label[~held].max():
+                raise ValueError("both classes are needed in the fitting and the calibration rows")
+            member = _fit_algorithm(
+                algorithm,
+                (matrix[~held], label[~held]),
+                (matrix[held], label[held]),
+                encoder,
+                class_weighting,
+                0.1 if large else 0.05,
+                seed,
+            )
+            out_of_fold[held] = member.raw_score(matrix[held])
+            members.append(member)
+        model = members[0] if large else CrossFittedModel(tuple(members))
+        scored = ~np.isnan(out_of_fold)
+        weight = None if sample_weight is None else sample_weight[scored]
+        calibrator = Calibrator.fit(out_of_fold[scored], label[scored], weight)
     base_rate = float(np.average(label, weights=sample_weight))
     return TrainedModel(algorithm, class_weighting, encoder, model, calibrator, base_rate)

@@ -189,7 +189,8 @@ def influential_factors(
     strength = np.take_along_axis(grouped, chosen, axis=1)
     order = np.argsort(-strength, axis=1, kind="stable")
     chosen, strength = np.take_along_axis(chosen, order, axis=1), np.take_along_axis(strength, order, axis=1)
-    kept = strength > 0
+    # A contribution shown as 0.0 log-odds (tree ensembles leave tiny ones) is no reason.
+    kept = np.round(strength, 4) > 0
 
     # The field's strongest feature gives the value shown (pricing_visits_7d rather than _90d).
     members = groups.members()
