@@ -30,7 +30,7 @@ BASELINE = "rules_baseline"
 # From this many positive rows a model is fitted once (not cross-fitted on two halves) and LightGBM
 # takes twice the step. On 1M persons (500k+ positive snapshots) cross-fitting gained 0.0007
 # ROC-AUC for 1.6x the time, and the larger step the same ROC-AUC in half the time; on 50,000
-# persons (28k) cross-fitting gained 0.004 and the larger step cost 0.004.
+# persons (28k) cross-fitting gained 0.002-0.004 (with two splits) and the larger step cost 0.004.
 LARGE_FIT_POSITIVES = 100_000
 
 
