@@ -184,7 +184,7 @@ def score_records(
         probability = trained.calibrator.probability(raw_contributions.sum(axis=1))
         contributions = log_odds_contributions(raw_contributions, trained.algorithm)
         factors = influential_factors(contributions, matrix, trained.encoder)
-        drivers = _drivers(trained, features, key_column, contributions, previous_features)
+        drivers = _drivers(trained, features, key_column, matrix, contributions, previous_features)
     score = score_from_probability(probability, trained.base_rate)
     tier_index = tiers(score, probability, keys, policy)
     exploration = exploration_slice(tier_index, features[key_column], policy)
@@ -246,6 +246,7 @@ def _drivers(
     trained: TrainedModel,
     features: pa.Table,
     key_column: str,
+    matrix: np.ndarray,
     contributions: np.ndarray,
     previous_features: pa.Table | None,
 ) -> pa.ListArray:
@@ -257,8 +258,13 @@ def _drivers(
         has_before = pc.is_valid(position).to_numpy(zero_copy_only=False)
         before = np.zeros_like(contributions)
         if has_before.any():
-            earlier = previous_features.take(pc.drop_null(position))
-            before[has_before] = log_odds_contributions(
-                trained.model.contributions(trained.encoder.matrix(earlier)), trained.algorithm
+            earlier = trained.encoder.matrix(previous_features.take(pc.drop_null(position)))
+            current = matrix[has_before]
+            # Most records do not change from one day to the next: their contributions are today's.
+            same = np.all((earlier == current) | (np.isnan(earlier) & np.isnan(current)), axis=1)
+            rows = np.flatnonzero(has_before)
+            before[rows[same]] = contributions[rows[same]]
+            before[rows[~same]] = log_odds_contributions(
+                trained.model.contributions(earlier[~same]), trained.algorithm
             )
     return change_drivers(contributions, before, has_before, FieldGroups.of(trained.encoder))
