@@ -348,7 +348,11 @@ class CrossFittedModel:
         return np.mean(gains, axis=0), mean_contribution
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        return np.mean([member.contributions(matrix) for member in self.members], axis=0)
+        # Summed in place: a stack of every member's (rows x features) array would double the peak.
+        total = self.members[0].contributions(matrix)
+        for member in self.members[1:]:
+            total += member.contributions(matrix)
+        return total / len(self.members)
 
 
 @dataclass

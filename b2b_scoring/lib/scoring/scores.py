@@ -259,10 +259,12 @@ def _drivers(
         before = np.zeros_like(contributions)
         if has_before.any():
             earlier = trained.encoder.matrix(previous_features.take(pc.drop_null(position)))
-            current = matrix[has_before]
-            # Most records do not change from one day to the next: their contributions are today's.
-            same = np.all((earlier == current) | (np.isnan(earlier) & np.isnan(current)), axis=1)
             rows = np.flatnonzero(has_before)
+            # Most records do not change from one day to the next: their contributions are today's.
+            same = np.ones(len(rows), dtype=bool)
+            for column in range(matrix.shape[1]):  # by column: no copy of the whole matrix
+                was, now = earlier[:, column], matrix[rows, column]
+                same &= (was == now) | (np.isnan(was) & np.isnan(now))
             before[rows[same]] = contributions[rows[same]]
             before[rows[~same]] = log_odds_contributions(
                 trained.model.contributions(earlier[~same]), trained.algorithm
