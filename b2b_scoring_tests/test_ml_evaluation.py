@@ -80,9 +80,10 @@ def test_stratified_folds_partition_rows_with_equal_positive_shares() -> None:
 
 
 def test_models_are_cross_fitted_on_halves_of_whole_keys_unless_the_fit_is_large(monkeypatch) -> None:
+    rng = np.random.default_rng(11)  # its own draws: the module RNG feeds the other tests
     keys = np.repeat(np.arange(2_001), 4)
-    signal = RNG.normal(0, 1, 2_001)
-    label = (RNG.random(len(keys)) < 1 / (1 + np.exp(-(2 * signal[keys] - 3)))).astype(int)
+    signal = rng.normal(0, 1, 2_001)
+    label = (rng.random(len(keys)) < 1 / (1 + np.exp(-(2 * signal[keys] - 3)))).astype(int)
     second = held_out_keys(keys, label, 0.5, seed=0)
     per_key = np.bincount(keys, weights=second) / 4
     assert set(np.unique(per_key)) == {0.0, 1.0}  # a key's rows are all on one side
@@ -91,7 +92,7 @@ def test_models_are_cross_fitted_on_halves_of_whole_keys_unless_the_fit_is_large
         assert abs(int(per_key[members].sum()) - members.sum() / 2) <= 0.5
     assert np.array_equal(second, held_out_keys(keys, label, 0.5, seed=0))
 
-    table = pa.table({"signal": signal[keys] + RNG.normal(0, 0.1, len(keys)), "label": label})
+    table = pa.table({"signal": signal[keys] + rng.normal(0, 0.1, len(keys)), "label": label})
     encoder = FeatureEncoder.fit(table, ["signal"])
     matrix = encoder.matrix(table)
     trained = fit_model("lightgbm", matrix, label, keys, encoder)
