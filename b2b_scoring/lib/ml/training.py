@@ -1,8 +1,9 @@
 """Fitting one scoring model: the algorithm cross-fitted on two halves of the keys, calibrated
-on the scores each half got from the model fitted on the other.
+on the scores each half got from the model fitted on the other (large fits: one model on 80% of
+the keys, calibrated on the rest).
 
-The halves are whole keys (persons or accounts), so the calibrator never sees a score of someone
-the model was fitted on: weekly snapshots of one person share their label, and a model that
+The splits are by whole keys (persons or accounts), so the calibrator never sees a score of
+someone the model was fitted on: weekly snapshots of one person share their label, and a model that
 memorized them would look over-confident on them and nowhere else.
 """
 
