@@ -24,8 +24,6 @@ from b2b_scoring.lib.ml.metrics import (
 from b2b_scoring.lib.ml.models import Calibrator, FeatureEncoder, LightGBMModel, PointsModel
 from b2b_scoring.lib.ml.training import fit_model, held_out_keys
 
-RNG = np.random.default_rng(5)
-
 
 def test_ranking_metrics_on_known_cases() -> None:
     label = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
@@ -45,8 +43,9 @@ def test_ranking_metrics_on_known_cases() -> None:
 
 
 def test_calibration_error_sees_miscalibration_and_intervals_cover_the_truth() -> None:
-    probability = RNG.uniform(0, 0.5, 100_000)
-    label = (RNG.random(100_000) < probability).astype(int)
+    rng = np.random.default_rng(5)
+    probability = rng.uniform(0, 0.5, 100_000)
+    label = (rng.random(100_000) < probability).astype(int)
     assert calibration_error(probability, label) < 0.01
     assert calibration_error(np.minimum(probability * 2, 1), label) > 0.1
     intervals = bootstrap_intervals(probability, label, resamples=100)
@@ -55,9 +54,10 @@ def test_calibration_error_sees_miscalibration_and_intervals_cover_the_truth() -
 
 
 def test_walk_forward_folds_leave_a_gap_of_one_window() -> None:
+    rng = np.random.default_rng(5)
     mondays = np.array([datetime.date(2025, 1, 6) + datetime.timedelta(weeks=w) for w in range(40)])
     dates = np.repeat(mondays, 50).astype("datetime64[D]")
-    label = (RNG.random(len(dates)) < 0.1).astype(int)
+    label = (rng.random(len(dates)) < 0.1).astype(int)
     folds = walk_forward_folds(dates, label, window_days=90)
     assert len(folds) == 3
     for fold in folds:
@@ -72,7 +72,8 @@ def test_walk_forward_folds_leave_a_gap_of_one_window() -> None:
 
 
 def test_stratified_folds_partition_rows_with_equal_positive_shares() -> None:
-    label = (RNG.random(1000) < 0.3).astype(int)
+    rng = np.random.default_rng(5)
+    label = (rng.random(1000) < 0.3).astype(int)
     folds = stratified_folds(label, 5)
     assert np.array_equal(sum(f.test.astype(int) for f in folds), np.ones(1000))
     shares = [label[f.test].mean() for f in folds]
@@ -80,7 +81,7 @@ def test_stratified_folds_partition_rows_with_equal_positive_shares() -> None:
 
 
 def test_models_are_cross_fitted_on_halves_of_whole_keys_unless_the_fit_is_large(monkeypatch) -> None:
-    rng = np.random.default_rng(11)  # its own draws: the module RNG feeds the other tests
+    rng = np.random.default_rng(11)
     keys = np.repeat(np.arange(2_001), 4)
     signal = rng.normal(0, 1, 2_001)
     label = (rng.random(len(keys)) < 1 / (1 + np.exp(-(2 * signal[keys] - 3)))).astype(int)
@@ -123,8 +124,9 @@ def test_models_are_cross_fitted_on_halves_of_whole_keys_unless_the_fit_is_large
 
 
 def test_calibrator_is_sigmoid_on_small_sets_and_isotonic_on_large_ones() -> None:
-    raw = RNG.normal(0, 1, 50_000)
-    label = (RNG.random(50_000) < 1 / (1 + np.exp(-(2 * raw - 3)))).astype(int)
+    rng = np.random.default_rng(5)
+    raw = rng.normal(0, 1, 50_000)
+    label = (rng.random(50_000) < 1 / (1 + np.exp(-(2 * raw - 3)))).astype(int)
     small, large = Calibrator.fit(raw[:2000], label[:2000]), Calibrator.fit(raw, label)
     assert (small.method, large.method) == ("sigmoid", "isotonic")
     for calibrator in (small, large):
