@@ -21,13 +21,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from bench_raw import peak_rss_gib
-from bench_training import oracle_probability, read_training_set, read_truth
+from bench_training import oracle_probability, read_truth
 
 from b2b_scoring.lib.ml.goal_training import feature_columns, goal_folds
 from b2b_scoring.lib.ml.metrics import roc_auc
 from b2b_scoring.lib.ml.models import FeatureEncoder
 from b2b_scoring.lib.ml.training import fit_model
-from b2b_scoring.lib.ml.training_sets import KEY_COLUMN
+from b2b_scoring.lib.ml.training_sets import KEY_COLUMN, budgeted_training_set
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator import LEAD_CONVERSION
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     goal = next(g for g in settings.goals().goals if g.name == LEAD_CONVERSION)
 
     with duckdb.connect(str(args.warehouse), read_only=True) as con:
-        table, _, _ = read_training_set(con, goal, settings.max_training_rows)
+        table, _, _ = budgeted_training_set(con, goal, settings.max_training_rows)
         truth = read_truth(con)
         keys = table.select([KEY_COLUMN[goal.entity], "as_of_date"])
         con.register("snapshot_keys", keys.append_column("position", pa.array(np.arange(keys.num_rows))))

@@ -33,18 +33,13 @@ from bench_raw import main as build_raw_tables
 from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args, history_weeks_per_run
-from b2b_scoring.lib.goals import Goal
 from b2b_scoring.lib.matching import MatchConfig
 from b2b_scoring.lib.matching.store import run_matching
 from b2b_scoring.lib.ml.goal_training import train_goal
 from b2b_scoring.lib.ml.metrics import calibration_error, roc_auc
 from b2b_scoring.lib.ml.training_sets import (
     KEY_COLUMN,
-    Sampling,
-    data_span,
-    label_summary,
-    sampling_for,
-    training_set,
+    budgeted_training_set,
 )
 from b2b_scoring.lib.settings import Settings
 from b2b_scoring.lib.simulator.truth import true_conversion_probability
@@ -76,17 +71,6 @@ def read_truth(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
             "select table_name from information_schema.tables where table_schema = 'truth'"
         ).fetchall()
     }
-
-
-def read_training_set(
-    con: duckdb.DuckDBPyConnection, goal: Goal, max_rows: int
-) -> tuple[pa.Table, int, Sampling]:
-    """The goal's labelled snapshots as the pipeline reads them (sampled above max_rows), with
-    the number of labelled snapshots and the sampling."""
-    span = data_span(con, goal)
-    summary = label_summary(con, goal, span)
-    sampling = sampling_for(summary, span, max_rows)
-    return training_set(con, goal, span, sampling), summary.rows, sampling
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.goal and goal.name not in args.goal:
                     continue
                 began = time.perf_counter()
-                table, rows, sampling = read_training_set(con, goal, settings.max_training_rows)
+                table, summary, sampling = budgeted_training_set(con, goal, settings.max_training_rows)
                 loaded = time.perf_counter()
                 training = train_goal(table, goal)
                 trained = time.perf_counter()
@@ -136,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 known = ~np.isnan(oracle)
                 label = report.label[known]
                 print(
-                    f"{goal.name}: {rows:,} labelled snapshots, trained on {training.training_rows:,} "
+                    f"{goal.name}: {summary.rows:,} labelled snapshots, "
+                    f"trained on {training.training_rows:,} "
                     f"(shares of positives {sampling.positive_share:.3f}, negatives "
                     f"{sampling.negative_share:.3f}; tested on a key share of "
                     f"{sampling.evaluation_key_share:.3f}); read {loaded - began:.1f} s, "

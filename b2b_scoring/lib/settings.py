@@ -24,7 +24,8 @@ SOURCE_KINDS: tuple[SourceKind, ...] = ("simulator", "landing")
 DEFAULT_PERSONS = 20_000
 DEFAULT_SEED = 7
 DEFAULT_HISTORY_DAYS = 730
-# Above this many labelled snapshots a goal trains on a random share of its keys (all their rows).
+# Above this many labelled snapshots a goal trains on this many: its positives and a weighted share
+# of its negatives (training_sets.sampling_for).
 DEFAULT_MAX_TRAINING_ROWS = 1_000_000
 # First daily partition. Fixed rather than derived from "today", so the partition set does not
 # shift every day (which would orphan materialized partitions in the UI). The default simulated

@@ -24,12 +24,11 @@ from b2b_scoring.lib.ml.rollup_backtest import adopt_best_source, rollup_backtes
 from b2b_scoring.lib.ml.training_sets import (
     FEATURE_HISTORY,
     GateResult,
+    budgeted_training_set,
     conversions_gate,
     data_span,
     history_gate,
     label_summary,
-    sampling_for,
-    training_set,
 )
 from b2b_scoring.lib.settings import Settings
 
@@ -112,10 +111,7 @@ def training_definitions() -> dg.Definitions:
         goal's challenger algorithm, when one is configured)."""
         goal = goals.get(context.partition_key)
         with duckdb.get_connection() as con:
-            span = data_span(con, goal)
-            summary = label_summary(con, goal, span)
-            sampling = sampling_for(summary, span, settings.max_training_rows)
-            table = training_set(con, goal, span, sampling)
+            table, summary, sampling = budgeted_training_set(con, goal, settings.max_training_rows)
         context.log.info(
             f"{goal.name}: read {table.num_rows:,} of {summary.rows:,} labelled snapshots ({sampling})"
         )

@@ -239,6 +239,17 @@ def label_summary(con: duckdb.DuckDBPyConnection, goal: Goal, span: DataSpan) ->
     return LabelSummary(*(int(value) for value in row))
 
 
+def budgeted_training_set(
+    con: duckdb.DuckDBPyConnection, goal: Goal, max_rows: int
+) -> tuple[pa.Table, LabelSummary, Sampling]:
+    """The goal's training set as the pipeline trains on it (`training_set` with `sampling_for`
+    the row budget), with the summary of all its labelled snapshots and the sampling used."""
+    span = data_span(con, goal)
+    summary = label_summary(con, goal, span)
+    sampling = sampling_for(summary, span, max_rows)
+    return training_set(con, goal, span, sampling), summary, sampling
+
+
 @dataclass(frozen=True)
 class GateResult:
     """One data-quality gate of a goal: passed or not, blocking or a warning, and why."""
