@@ -7,6 +7,7 @@ import math
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -18,6 +19,13 @@ from b2b_scoring.lib.simulator import (
     simulate_world,
     true_conversion_probability,
     write_landing_files,
+)
+from b2b_scoring.lib.simulator.config import ProcessParameters
+from b2b_scoring.lib.simulator.truth import (
+    _contract_in_window,
+    _open_journey_ends_in_window,
+    _process_parameters,
+    _uniform_pmf,
 )
 from b2b_scoring.lib.simulator.vocabulary import FREE_MAIL_DOMAINS
 
@@ -332,6 +340,100 @@ def test_oracle_knows_only_what_has_happened(world):
     again = true_conversion_probability(other_draws, as_of, 90, LEAD_CONVERSION)
     assert expected["person_key"].equals(again["person_key"])
     np.testing.assert_allclose(again["probability"].to_numpy(), expected["probability"].to_numpy(), rtol=1e-9)
+
+
+def test_oracle_does_not_know_when_running_journeys_and_opportunity_stages_will_end(world):
+    """A running journey's end and the next opportunity stage's day are draws that show only when
+    they happen: moving them later must not move the true probability."""
+    as_of = dt.date(2026, 2, 1)
+    day, window = (as_of - CONFIG.start_date).days, 30
+    journeys = world.truth["journeys"]
+    end = journeys["end_day"].to_numpy()
+    running = (journeys["start_day"].to_numpy() < day) & (end >= day)
+    assert (running & (end < day + window)).sum() > 20
+    later_ends = journeys.set_column(
+        journeys.schema.get_field_index("end_day"), "end_day", pa.array(np.where(running, end + 60, end))
+    )
+    for goal, truth in (
+        (LEAD_CONVERSION, {**world.truth, "journeys": later_ends}),
+        (
+            OPPORTUNITY_CONTRACT,
+            {**world.truth, "episodes": _later_future_stages(world.truth["episodes"], day)},
+        ),
+    ):
+        expected = true_conversion_probability(world.truth, as_of, window, goal)
+        again = true_conversion_probability(truth, as_of, window, goal)
+        np.testing.assert_allclose(
+            again["probability"].to_numpy(), expected["probability"].to_numpy(), rtol=1e-9
+        )
+
+
+def _later_future_stages(episodes: pa.Table, day: int) -> pa.Table:
+    """The episodes with every stage that has not happened by `day` moved 40 days later."""
+    moved = episodes
+    started = episodes["start_day"].to_numpy() < day
+    for k in range(5):
+        stage_day = episodes[f"stage_{k}_day"].to_numpy()
+        later = np.where(started & (stage_day >= day), stage_day + 40, stage_day)
+        moved = moved.set_column(
+            moved.schema.get_field_index(f"stage_{k}_day"), f"stage_{k}_day", pa.array(later)
+        )
+    assert not moved.equals(episodes)
+    return moved
+
+
+def test_oracle_timing_of_running_journeys_and_opportunities_is_calibrated(world):
+    """Summed over running journeys and pending opportunities, the oracle's probabilities of ending
+    (reaching Contract) in a 30-day window match how many did, over monthly as-of dates."""
+    process = _process_parameters(world.truth["meta"]["process"][0].as_py())
+    journeys, episodes = world.truth["journeys"], world.truth["episodes"]
+    open_pmf = _uniform_pmf(process.opportunity_open_min_days, process.opportunity_open_max_days)
+    stage_pmf = _uniform_pmf(process.stage_min_days, process.stage_max_days)
+    window = 30
+    totals = {"journeys": np.zeros(4), "contracts": np.zeros(4)}
+    for day in range(120, CONFIG.history_days - window, 30):
+        end = journeys["end_day"].to_numpy()
+        running = np.flatnonzero((journeys["start_day"].to_numpy() < day) & (end >= day))
+        ends = _open_journey_ends_in_window(world.truth, running, day, window, process)
+        contract_day = episodes["stage_3_day"].to_numpy()
+        pending = np.flatnonzero((episodes["start_day"].to_numpy() < day) & (contract_day >= day))
+        contracts = _contract_in_window(episodes, pending, day, window, open_pmf, stage_pmf)
+        for name, probability, happened in (
+            ("journeys", ends, end[running] < day + window),
+            ("contracts", contracts, contract_day[pending] < day + window),
+        ):
+            totals[name] += [
+                len(probability),
+                probability.sum(),
+                happened.sum(),
+                (probability * (1 - probability)).sum(),
+            ]
+    for name, (count, expected, observed, variance) in totals.items():
+        assert count > 500 and 0.1 < observed / count < 0.9, name
+        assert abs(observed - expected) < 4 * math.sqrt(variance), name
+
+
+def test_brisk_engagement_makes_a_running_journey_likely_to_end_sooner():
+    """Engagement comes faster the shorter the journey, so its pace so far moves the odds of the
+    end falling in the window; with no pace to go by, the odds are the uniform duration's."""
+    start, day, window = 0.5, 20, 14
+    truth = {
+        "journeys": pa.table({"journey_id": [0, 1], "start_day": [start, start], "intensity": [0.25, 0.25]}),
+        "journey_events": pa.table(
+            {"journey_id": [0, 0] + [1] * 10, "day": [3.0, 10.0, *np.linspace(12, 19.9, 10)]}
+        ),
+    }
+    process = ProcessParameters()
+    sluggish, brisk = _open_journey_ends_in_window(truth, np.array([0, 1]), day, window, process)
+    assert sluggish < 0.3 and brisk > 0.7
+    unpaced = {
+        "journeys": truth["journeys"].set_column(2, "intensity", pa.array([0.0, 0.0])),
+        "journey_events": truth["journey_events"].slice(0, 0),
+    }
+    # Durations 20..56 remain possible (the journey started on day 0), 20..33 end in the window.
+    np.testing.assert_allclose(
+        _open_journey_ends_in_window(unpaced, np.array([0, 1]), day, window, process), [14 / 37, 14 / 37]
+    )
 
 
 def test_account_oracle_is_calibrated(world, db):

@@ -1,11 +1,12 @@
 """Ground truth: each person's and account's true probability to convert within a window.
 
 The oracle knows the latent state at the as-of date (fit, persona, buying journeys and in-market
-episodes that have started, opportunity stage outcomes already revealed) but not the future: new
-journeys and episodes enter through their rates, and a random draw counts only from the day it
-shows: whether a journey converts, and whether a person joins the buying committee of an episode
-that has started (known when their journey starts, until then a probability). Its AUC is the
-ceiling a model can approach.
+episodes that have started, journey engagement so far, opportunity stage outcomes already
+revealed) but not the future: new journeys and episodes enter through their rates, and a random
+draw counts only from the day it shows: whether a journey converts, when a running journey ends
+(its engagement pace so far weighs the possible ends), when an opportunity reaches its next stage,
+and whether a person joins the buying committee of an episode that has started (known when their
+journey starts, until then a probability). Its AUC is the ceiling a model can approach.
 """
 
 from __future__ import annotations
@@ -100,13 +101,12 @@ def _person_probability(
     eligible = (created < day) & ~(converted < day)
 
     person_position = _positions(journeys.column("person_key"), persons.column("person_key"))
-    end = _column(journeys, "end_day")
     started = _column(journeys, "start_day") < day
-    known_in_window = started & (end >= day) & (end < day + window)
+    journey_open = np.flatnonzero(started & (_column(journeys, "end_day") >= day))
+    ends_in_window = _open_journey_ends_in_window(truth, journey_open, day, window, process)
     log_no_conversion = np.zeros(len(person_keys))
-    np.add.at(
-        log_no_conversion, person_position[known_in_window], np.log1p(-q[person_position[known_in_window]])
-    )
+    open_person = person_position[journey_open]
+    np.add.at(log_no_conversion, open_person, np.log1p(-q[open_person] * ends_in_window))
     journey_pmf = _uniform_pmf(process.journey_min_days, process.journey_max_days)
     joined = pc.is_valid(journeys["episode_id"]).to_numpy(zero_copy_only=False) & started
     log_no_conversion += _pending_committee_log_no_conversion(
@@ -130,6 +130,56 @@ def _person_probability(
     )
     probability = 1.0 - np.exp(log_no_conversion - future_rate)
     return pa.table({"person_key": person_keys[eligible], "probability": probability[eligible]})
+
+
+# Quadrature of the business-hours time of day at which a journey ends (normal, mean 13.5 h,
+# sd 3 h, as the simulator draws it; its clipping to 0.1-23.9 h is past the outer nodes).
+_END_HOUR_NODES, _END_HOUR_WEIGHTS = np.polynomial.hermite_e.hermegauss(5)
+_END_HOURS = 13.5 + 3.0 * _END_HOUR_NODES
+_END_HOUR_LOG_WEIGHTS = np.log(_END_HOUR_WEIGHTS / _END_HOUR_WEIGHTS.sum())
+
+
+def _open_journey_ends_in_window(
+    truth: Mapping[str, pa.Table], journey_rows: np.ndarray, day: int, window: int, process: ProcessParameters
+) -> np.ndarray:
+    """For each open journey (started before `day`, not ended), the probability that it ends in
+    [day, day + window) given what has happened: its start, its intensity and its engagement
+    before `day`. The journey's duration d (uniform in [journey_min_days, journey_max_days]) shows
+    only at its end; until then engagement at time x into a journey of length D comes at rate
+    intensity x (0.5 + x / D), so the pace so far weighs each possible end."""
+    if len(journey_rows) == 0:
+        return np.zeros(0)
+    journeys = truth["journeys"]
+    start = _column(journeys, "start_day")[journey_rows]
+    intensity = _column(journeys, "intensity")[journey_rows]
+    events = truth["journey_events"]
+    event_row = _positions(
+        events.column("journey_id"), journeys.column("journey_id").take(pa.array(journey_rows))
+    )
+    event_day = _column(events, "day")
+    seen = (event_row >= 0) & (event_day < day)
+    event_row = event_row[seen].astype(np.int64)
+    elapsed_at_event = event_day[seen] - start[event_row]
+
+    elapsed = day - start
+    durations = np.arange(process.journey_min_days, process.journey_max_days + 1)
+    end_day = np.floor(start)[:, None] + durations[None, :]  # the day the journey ends on
+    log_weight = np.full((len(journey_rows), len(durations), len(_END_HOURS)), -np.inf)
+    for i in range(len(durations)):
+        possible = end_day[:, i] >= day
+        for h, (hour, log_prior) in enumerate(zip(_END_HOURS, _END_HOUR_LOG_WEIGHTS, strict=True)):
+            length = end_day[:, i] + hour / 24.0 - start
+            pace = np.bincount(
+                event_row,
+                weights=np.log(0.5 + elapsed_at_event / length[event_row]),
+                minlength=len(journey_rows),
+            )
+            log_likelihood = pace - intensity * (0.5 * elapsed + elapsed**2 / (2.0 * length))
+            log_weight[:, i, h] = np.where(possible, log_likelihood + log_prior, -np.inf)
+    log_weight = log_weight.reshape(len(journey_rows), -1)
+    weight = np.exp(log_weight - log_weight.max(axis=1, keepdims=True))
+    in_window = np.repeat(end_day < day + window, len(_END_HOURS), axis=1)
+    return (weight * in_window).sum(axis=1) / weight.sum(axis=1)
 
 
 def _pending_committee_log_no_conversion(
@@ -205,18 +255,23 @@ def _account_probability(
     eligible = _column(accounts, "created_day") < day
 
     position = _positions(episodes.column("account_key"), accounts.column("account_key"))
-    contract_day = _column(episodes, "stage_3_day")
-    known = (_column(episodes, "start_day") < day) & (contract_day >= day) & (contract_day < day + window)
+    pending = (_column(episodes, "start_day") < day) & (_column(episodes, "stage_3_day") >= day)
     opened = _column(episodes, "stage_0_day") < day
     factor = np.where(opened, _column(episodes, "has_opportunity"), opportunity_probability[position])
     for k in (1, 2, 3):
         revealed = _column(episodes, f"stage_{k}_day") < day
         factor = factor * np.where(revealed, _column(episodes, f"advances_{k}"), advance[position, k - 1])
-    log_no_contract = np.zeros(len(account_keys))
-    np.add.at(log_no_contract, position[known], np.log1p(-np.minimum(factor[known], 1 - 1e-12)))
-
+    open_pmf = _uniform_pmf(process.opportunity_open_min_days, process.opportunity_open_max_days)
     stage_pmf = _uniform_pmf(process.stage_min_days, process.stage_max_days)
-    delay = _uniform_pmf(process.opportunity_open_min_days, process.opportunity_open_max_days)
+    in_window = _contract_in_window(episodes, np.flatnonzero(pending), day, window, open_pmf, stage_pmf)
+    log_no_contract = np.zeros(len(account_keys))
+    np.add.at(
+        log_no_contract,
+        position[pending],
+        np.log1p(-np.minimum(factor[pending] * in_window, 1 - 1e-12)),
+    )
+
+    delay = open_pmf
     for _ in range(3):
         delay = np.convolve(delay, stage_pmf)
     expected = _expected_starts_converting(start_date, day, window, delay)
@@ -225,3 +280,43 @@ def _account_probability(
     )
     probability = 1.0 - np.exp(log_no_contract - future_rate)
     return pa.table({"account_key": account_keys[eligible], "probability": probability[eligible]})
+
+
+def _contract_in_window(
+    episodes: pa.Table,
+    rows: np.ndarray,
+    day: int,
+    window: int,
+    open_pmf: np.ndarray,
+    stage_pmf: np.ndarray,
+) -> np.ndarray:
+    """For each in-market episode that has started but not reached Contract by `day`, the
+    probability that Contract would fall in [day, day + window) given the timing shown so far.
+    The opportunity opens a whole number of days (open_pmf) after the episode starts and every
+    stage lasts whole days (stage_pmf); a wait shows only when it ends, so the wait in progress
+    is known only to be at least as long as it has lasted."""
+    stage_day = np.stack([_column(episodes, f"stage_{k}_day")[rows] for k in range(3)], axis=1)
+    reached = stage_day < day
+    last_stage = np.where(reached.any(axis=1), 2 - np.argmax(reached[:, ::-1], axis=1), -1)
+    since = np.where(
+        last_stage >= 0,
+        stage_day[np.arange(len(rows)), np.maximum(last_stage, 0)],
+        _column(episodes, "start_day")[rows],
+    )
+    probability = np.zeros(len(rows))
+    for stage in (-1, 0, 1, 2):
+        here = last_stage == stage
+        first_wait = open_pmf if stage < 0 else stage_pmf
+        later_waits = np.ones(1)
+        for _ in range(2 - stage):
+            later_waits = np.convolve(later_waits, stage_pmf)
+        later_cdf = np.cumsum(later_waits)
+        waits = np.arange(len(first_wait))
+        # Whole waits w of the running step with since + w >= day, and the rest of the way r with
+        # since + w + r < day + window.
+        lasted = np.ceil(day - since[here])[:, None]
+        left = np.ceil(day + window - since[here])[:, None] - 1 - waits[None, :]
+        rest_fits = np.where(left < 0, 0.0, later_cdf[np.clip(left, 0, len(later_cdf) - 1).astype(np.int64)])
+        possible = first_wait[None, :] * (waits[None, :] >= lasted)
+        probability[here] = (possible * rest_fits).sum(axis=1) / possible.sum(axis=1)
+    return probability

@@ -548,10 +548,11 @@ def _background_events(config: SimulationConfig, persons: dict, rng: np.random.G
     )
 
 
-def _journey_events(journeys: dict, rng: np.random.Generator) -> tuple[_EventBatch, _EventBatch]:
+def _journey_events(journeys: dict, rng: np.random.Generator) -> tuple[_EventBatch, _EventBatch, np.ndarray]:
     """A journey's engagement: its first touch (a research page view or download on the day it
     starts, how a buyer's research shows up first), then events whose density grows towards the
-    end, where engagement accelerates. Returns (first touches, the rest)."""
+    end, where engagement accelerates. Returns (first touches, the rest, the journey of each of
+    the rest)."""
     first_touch = _EventBatch(
         journeys["person"], journeys["start"], *_draw_activity(rng, FIRST_TOUCH_MIX, journeys["n"])
     )
@@ -568,7 +569,8 @@ def _journey_events(journeys: dict, rng: np.random.Generator) -> tuple[_EventBat
     url, campaign, asset = (np.empty(len(journey), np.int16) for _ in range(3))
     for mask, mix in ((high_intent, HIGH_INTENT_MIX), (~high_intent, RESEARCH_MIX)):
         event_type[mask], url[mask], campaign[mask], asset[mask] = _draw_activity(rng, mix, int(mask.sum()))
-    return first_touch, _EventBatch(journeys["person"][journey], day, event_type, url, campaign, asset)
+    rest = _EventBatch(journeys["person"][journey], day, event_type, url, campaign, asset)
+    return first_touch, rest, journey
 
 
 def _customer_events(converted_at: np.ndarray, rng: np.random.Generator) -> _EventBatch:
@@ -602,8 +604,10 @@ def _experience_events(
     journeys: dict,
     converted_at: np.ndarray,
     rng: np.random.Generator,
-) -> pa.Table:
-    first_touch, journey_events = _journey_events(journeys, rng)
+) -> tuple[pa.Table, pa.Table]:
+    """The experience events table, and the engagement of each journey as it happened (before
+    tracking gaps and the move to business hours), which only the oracle reads."""
+    first_touch, journey_events, journey = _journey_events(journeys, rng)
     activity = [
         _background_events(config, persons, rng),
         journey_events,
@@ -639,7 +643,14 @@ def _experience_events(
         a[order] for a in (person, day, event_type, url, campaign, asset)
     )
     converted_status = np.where(event_type == _TYPE_INDEX[contract.CONVERT_LEAD], 0, -1)
-    return pa.table(
+    in_simulated_days = journey_events.day < config.history_days
+    engagement = pa.table(
+        {
+            "journey_id": pa.array(journey[in_simulated_days]),
+            "day": pa.array(journey_events.day[in_simulated_days]),
+        }
+    )
+    table = pa.table(
         {
             "event_id": strings.padded_keys("EV-", len(person), 9),
             "person_key": persons["key"].take(pa.array(person)),
@@ -651,6 +662,7 @@ def _experience_events(
             "converted_status": strings.encoded(("Converted",), converted_status),
         }
     )
+    return table, engagement
 
 
 def _opportunity_events(
@@ -862,6 +874,7 @@ def _truth_tables(
     journeys: dict,
     converted_at: np.ndarray,
     episode_opportunity: pa.Array,
+    journey_engagement: pa.Table,
 ) -> dict[str, pa.Table]:
     converted = ~np.isnan(converted_at)
     stage_times = (
@@ -910,13 +923,16 @@ def _truth_tables(
         ),
         "journeys": pa.table(
             {
+                "journey_id": pa.array(np.arange(journeys["n"])),
                 "person_key": persons["key"].take(pa.array(journeys["person"])),
                 "episode_id": pa.array(journeys["episode"], mask=journeys["episode"] < 0),
                 "start_day": pa.array(journeys["start"]),
                 "end_day": pa.array(journeys["end"]),
                 "converts": pa.array(journeys["converts"]),
+                "intensity": pa.array(journeys["intensity"]),
             }
         ),
+        "journey_events": journey_engagement,
         "episodes": pa.table(
             {
                 "episode_id": pa.array(np.arange(episodes["n"])),
@@ -977,7 +993,7 @@ def simulate_world(config: SimulationConfig, progress: Progress | None = None) -
     converted_at = _first_conversions(config, persons, journeys)
     accounts["created"] = _crm_account_created(accounts, persons, episodes)
     report(f"{episodes['n']:,} in-market episodes, {journeys['n']:,} buying journeys")
-    events = _experience_events(config, persons, journeys, converted_at, rngs[4])
+    events, journey_engagement = _experience_events(config, persons, journeys, converted_at, rngs[4])
     report(f"{events.num_rows:,} experience events")
     opportunity_events, episode_opportunity = _opportunity_events(
         config, accounts, persons, episodes, journeys, rngs[5]
@@ -996,5 +1012,7 @@ def simulate_world(config: SimulationConfig, progress: Progress | None = None) -
         "sales_dispositions": dispositions,
     }
     tables = {name: tables[name].select(contract.CONTRACTS[name].column_names) for name in contract.CONTRACTS}
-    truth = _truth_tables(config, accounts, persons, episodes, journeys, converted_at, episode_opportunity)
+    truth = _truth_tables(
+        config, accounts, persons, episodes, journeys, converted_at, episode_opportunity, journey_engagement
+    )
     return World(config=config, tables=tables, truth=truth)
