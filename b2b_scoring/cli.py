@@ -10,9 +10,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from b2b_scoring.lib.dagster_home import ensure_dagster_home
 from b2b_scoring.lib.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from b2b_scoring.lib.matching import MatchConfig
 
 DEFAULT_PORT = "3000"
 UI_HOST = "127.0.0.1"
@@ -118,7 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     match.add_argument("--output", type=Path, required=True, help="CSV to write the matches to")
     match.add_argument(
-        "--threshold", type=float, help="minimum confidence (default: chosen for 99%% validation precision)"
+        "--threshold",
+        type=float,
+        help="minimum confidence (default: B2B_SCORING_MATCH_THRESHOLD, else the lowest that keeps "
+        "validation precision at B2B_SCORING_MATCH_MIN_PRECISION, 0.99 by default)",
     )
     match.set_defaults(command=match_command)
 
@@ -205,13 +212,21 @@ def score_command(args: argparse.Namespace) -> int:
     import dagster as dg
 
     settings = Settings.from_env()
-    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(settings.dagster_home))
     goals = settings.goals()
     try:
-        chosen = [goals.get(name) for name in args.goal] if args.goal else list(goals.goals)
+        chosen = [goals.get(name) for name in args.goal] if args.goal else goals.dated_goals()
     except KeyError as error:
         print(f"b2b-scoring: {error.args[0]}", file=sys.stderr)
         return 2
+    undated = [goal.name for goal in chosen if goal.conversion.flat_export is not None]
+    if undated:
+        print(
+            f"b2b-scoring: goal(s) {', '.join(undated)} take their outcome from a flat export: no dates "
+            "and no daily features to score; evaluate them with `b2b-scoring backtest --flat-file`",
+            file=sys.stderr,
+        )
+        return 2
+    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(settings.dagster_home))
     from b2b_scoring.definitions import defs
     from b2b_scoring.scoring_runs import partition_days, run_scoring
 
@@ -399,13 +414,24 @@ def dev_command(args: argparse.Namespace) -> int:
     os.execvpe(command[0], command, {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)})
 
 
+def _match_config(threshold: float | None) -> MatchConfig:
+    """The matching settings of the environment, the threshold given on the command line first."""
+    from b2b_scoring.lib.matching import MatchConfig
+
+    settings = Settings.from_env()
+    return MatchConfig(
+        threshold=settings.match_threshold if threshold is None else threshold,
+        min_precision=settings.match_min_precision,
+    )
+
+
 def match_command(args: argparse.Namespace) -> int:
     """Exit 0 when the matches were written, 2 when the files cannot be matched (the message says why)."""
     import duckdb
 
     from b2b_scoring.lib.contract import CONTRACTS
     from b2b_scoring.lib.exports import export_csv
-    from b2b_scoring.lib.matching import MatchConfig, MatchingError, match_persons
+    from b2b_scoring.lib.matching import MatchingError, match_persons
     from b2b_scoring.lib.sql import quote_identifier
 
     with duckdb.connect(":memory:") as con:
@@ -431,7 +457,7 @@ def match_command(args: argparse.Namespace) -> int:
             con.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM file_{table}")
         try:
             run = match_persons(
-                con, "SELECT * FROM persons", "SELECT * FROM accounts", MatchConfig(threshold=args.threshold)
+                con, "SELECT * FROM persons", "SELECT * FROM accounts", _match_config(args.threshold)
             )
         except MatchingError as error:
             print(f"b2b-scoring match: {error}", file=sys.stderr)

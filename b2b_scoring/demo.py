@@ -68,9 +68,9 @@ def demo_partition_range(settings: Settings, partitions_def: dg.PartitionsDefini
     return covered[0], covered[-1]
 
 
-def recent_first_partition(first: str, last: str, days: int = RECENT_DAYS) -> str:
-    """The first of the last `days` daily partitions of first..last."""
-    recent = datetime.date.fromisoformat(last) - datetime.timedelta(days=days - 1)
+def recent_first_partition(first: str, last: str) -> str:
+    """The first of the last RECENT_DAYS daily partitions of first..last."""
+    recent = datetime.date.fromisoformat(last) - datetime.timedelta(days=RECENT_DAYS - 1)
     return max(first, recent.isoformat())
 
 
@@ -88,8 +88,9 @@ def run_job_metrics(instance: dg.DagsterInstance) -> dg.JobExecutionResult:
 
 def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     """Run the all-assets job in process on the persistent instance: one run over all partitions
-    for everything but the daily tables downstream of raw, then one over their recent days; then
-    the training job once per goal, the scoring of the last days, and the job metrics."""
+    for everything but the daily tables downstream of raw and the dbt models, then one over their
+    recent days; then the training job once per goal, the scoring of the last days, and the job
+    metrics."""
     from b2b_scoring.definitions import defs
 
     definitions = defs()
@@ -97,8 +98,15 @@ def run_demo(settings: Settings, log: Callable[[str], None]) -> DemoOutcome:
     assert job.partitions_def is not None, f"{ALL_ASSETS_JOB} selects no daily assets"
     graph = definitions.resolve_asset_graph()
     every_key = set(graph.get_all_asset_keys()) - OWN_JOBS.resolve(graph)
+    # Daily assets that unpartitioned ones read (lead-to-account matches feed the dbt staging and
+    # weekly history) run with them in the first run; the rest over the recent days only.
+    read_by_unpartitioned = set().union(
+        *(graph.get_ancestor_asset_keys(key) for key in every_key if graph.get(key).partitions_def is None)
+    )
     downstream_daily = {
-        key for key in every_key if graph.get(key).partitions_def is not None and key.path[0] != RAW_SCHEMA
+        key
+        for key in every_key - read_by_unpartitioned
+        if graph.get(key).partitions_def is not None and key.path[0] != RAW_SCHEMA
     }
     first, last = demo_partition_range(settings, job.partitions_def)
     recent_first = recent_first_partition(first, last)

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
+import b2b_scoring
+from b2b_scoring.cli import main
 from b2b_scoring.definitions import defs
 from b2b_scoring.defs.automation import (
     ALL_ASSETS_JOB,
@@ -245,3 +248,38 @@ def test_drifting_or_decaying_scores_request_retraining_once_per_model_version(
         ]
         # The cursors moved on: the same materializations do not ask again.
         assert isinstance(sensor(context), dg.SkipReason)
+
+
+def test_a_flat_export_goal_is_neither_trained_nor_scored_by_the_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flat export's outcome has no dates and no daily features: its goal is evaluated with
+    `b2b-scoring backtest`, and no partition, schedule or sensor of the pipeline asks for it."""
+    shipped = yaml.safe_load((Path(b2b_scoring.__file__).parent / "goals.yaml").read_text())
+    flat = {
+        "name": "leads_csv",
+        "entity": "person",
+        "conversion": {"flat_export": "x_education_leads"},
+        "prediction_window_days": 90,
+    }
+    goals_file = tmp_path / "goals.yaml"
+    goals_file.write_text(yaml.safe_dump({**shipped, "goals": [*shipped["goals"], flat]}))
+    monkeypatch.setenv("B2B_SCORING_GOALS", str(goals_file))
+    monkeypatch.setenv("B2B_SCORING_DATA_DIR", str(tmp_path / "data"))
+    definitions = defs()
+    dated = ["lead_conversion", "opportunity_contract"]
+    training = definitions.resolve_job_def(TRAINING_JOB).partitions_def
+    assert training is not None and training.get_partition_keys() == dated
+    scoring = definitions.resolve_job_def(SCORING_JOBS["person"]).partitions_def
+    assert isinstance(scoring, dg.MultiPartitionsDefinition)
+    assert {d.name: d.partitions_def for d in scoring.partitions_defs}["goal"].get_partition_keys() == [
+        "lead_conversion"
+    ]
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime.datetime(2025, 7, 7, 3),
+        repository_def=definitions.get_repository_def(),
+    )
+    requests = definitions.resolve_schedule_def("weekly_retraining").evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == dated
+    assert main(["score", "--start", "2025-07-07", "--goal", "leads_csv"]) == 2
+    assert "evaluate them with `b2b-scoring backtest --flat-file`" in capsys.readouterr().err

@@ -268,7 +268,9 @@ def test_runs_are_incremental_and_follow_the_crm(tmp_path: Path) -> None:
     assert count_rows(con, "SELECT count(*) FROM matching.matcher_runs") == 4
 
 
-def test_match_command_on_csv_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_match_command_on_csv_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = _profiles(3_000)
     con = duckdb.connect()
     for name in ("persons", "accounts"):
@@ -298,6 +300,15 @@ def test_match_command_on_csv_files(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert all(row["status"] == "matched" for row in matched)
     assert sum(truth[row["person_key"]] == row["account_key"] for row in matched) >= 0.99 * len(matched)
     assert len(matched) >= 0.95 * len(rows)
+
+    # The environment's matching settings apply as in the pipeline; --threshold wins over them.
+    files = ["--persons", str(tmp_path / "persons.csv"), "--accounts", str(tmp_path / "accounts.csv")]
+    monkeypatch.setenv("B2B_SCORING_MATCH_THRESHOLD", "0.97")
+    assert main(["match", *files, "--output", str(tmp_path / "strict.csv")]) == 0
+    strict = json.loads(capsys.readouterr().out)
+    assert strict["threshold"] == 0.97 and strict["threshold"] != summary["threshold"]
+    assert main(["match", *files, "--output", str(tmp_path / "given.csv"), "--threshold", "0.6"]) == 0
+    assert json.loads(capsys.readouterr().out)["threshold"] == 0.6
 
     (tmp_path / "bad.csv").write_text("id,email\n1,a@b.com\n")
     with pytest.raises(SystemExit) as error:

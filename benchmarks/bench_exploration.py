@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import resource
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.ml.goal_training import feature_columns
 from b2b_scoring.lib.ml.metrics import roc_auc
@@ -38,10 +38,6 @@ from b2b_scoring.lib.scoring.scores import LOWEST_TIER, exploration_slice, score
 from b2b_scoring.lib.settings import Settings
 
 SERVING_SHARE, RETRAINING_SHARE = 0.30, 0.65
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,22 +14,18 @@ mapping, typing or checks at all (the floor of any load into the warehouse on th
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.contract import EVENT_TYPES
 from b2b_scoring.lib.ingestion import identity_mapping, ingest_table
 from b2b_scoring.lib.quality import raw_table_checks
 from b2b_scoring.lib.settings import Settings
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def write_landing(landing: Path, events: int, fmt: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import resource
 import sys
 import tempfile
 import time
@@ -24,16 +23,13 @@ from pathlib import Path
 import duckdb
 from bench_features import run_dbt
 from bench_raw import main as build_raw_tables
+from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.dbt_args import DAILY_PARTITIONED_SELECTOR, build_dbt_args
 from b2b_scoring.lib.insights.intent import write_account_intent
 from b2b_scoring.lib.insights.lookalike import write_account_lookalike
 from b2b_scoring.lib.insights.personas import write_personas
 from b2b_scoring.lib.settings import Settings
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def main(argv: list[str] | None = None) -> int:

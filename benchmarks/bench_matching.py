@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.matching import MatchConfig
 from b2b_scoring.lib.matching.evaluation import evaluate_matches
@@ -28,10 +28,6 @@ from b2b_scoring.lib.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from b2b_scoring.lib.simulator import SimulationConfig, simulate_profiles
 
 MATCH_DATE = dt.date(2025, 6, 30)
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def write_world(warehouse: Path, persons: int, accounts: int, seed: int) -> None:

@@ -54,7 +54,6 @@ import logging
 import math
 import multiprocessing
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -68,6 +67,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.matching.evaluation import evaluate_matches
 from b2b_scoring.lib.matching.fortune_testset import build_fortune_testset
@@ -123,10 +123,6 @@ class ToolRun:
     # (label, threshold, evaluate_matches result)
     results: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 # --- data -------------------------------------------------------------------------------------

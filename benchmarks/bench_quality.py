@@ -14,21 +14,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.contract import CONTRACTS, EVENT_TYPES, OPPORTUNITY_STAGES
 
 NOW = dt.datetime(2026, 1, 1)
-
-
-def peak_rss_gib() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def build_warehouse(path: Path, events: int) -> dict[str, int]:

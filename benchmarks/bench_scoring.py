@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import resource
 import sys
 import tempfile
 import time
@@ -24,15 +23,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from bench_raw import peak_rss_gib
 
 from b2b_scoring.lib.ml.registry import champion, load_model
 from b2b_scoring.lib.scoring.scores import score_records, shadow_scores
 from b2b_scoring.lib.scoring.store import export_changes, write_scores, write_shadow_scores
 from b2b_scoring.lib.settings import Settings
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def replicated(table: pa.Table, rows: int, jitter: bool, seed: int) -> pa.Table:

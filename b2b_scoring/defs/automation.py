@@ -60,7 +60,7 @@ def automation() -> dg.Definitions:
         description="Job metrics: scored and matched counts, next schedule ticks, the runs of every job.",
     )
     settings = Settings.from_env()
-    goals = settings.goals().names()
+    goals = [goal.name for goal in settings.goals().dated_goals()]
     scoring_jobs = [
         dg.define_asset_job(
             SCORING_JOBS[entity],
@@ -99,7 +99,7 @@ def automation() -> dg.Definitions:
                 job_name=SCORING_JOBS[goal.entity],
                 partition_key=dg.MultiPartitionKey({DATE: day, GOAL: goal.name}),
             )
-            for goal in settings.goals().goals
+            for goal in settings.goals().dated_goals()
         ]
 
     @dg.schedule(

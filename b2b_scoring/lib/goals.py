@@ -168,10 +168,14 @@ class GoalSet:
     def names(self) -> list[str]:
         return [goal.name for goal in self.goals]
 
+    def dated_goals(self) -> list[Goal]:
+        """Goals whose conversions have dates (not a flat export's outcome column): the ones the
+        pipeline trains on weekly snapshots and scores from daily features. A flat export's goal
+        is evaluated with `b2b-scoring backtest` (no dates, no daily features to score)."""
+        return [g for g in self.goals if g.conversion.flat_export is None]
+
     def dated_person_goals(self) -> list[Goal]:
-        """Person goals whose conversions have dates (not a flat export's outcome column): the
-        ones scored from daily features."""
-        return [g for g in self.goals if g.entity == "person" and g.conversion.flat_export is None]
+        return [g for g in self.dated_goals() if g.entity == "person"]
 
     def rollup_person_goal(self) -> Goal | None:
         """The person goal whose scores roll up into account scores: the first person goal with

@@ -83,7 +83,7 @@ def _drift_check(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
             description=f"score PSI {psi:.3f} >= {ERROR_PSI}: the CRM export is held back until someone runs "
-            "`b2b-scoring acknowledge-drift --goal <goal>` or the goal is retrained",
+            "`b2b-scoring acknowledge-drift --goal <goal> --by <name>` or the goal is retrained",
             metadata={"score_psi": psi},
         )
     warnings = []

@@ -50,7 +50,7 @@ def drift_key(entity: Entity) -> dg.AssetKey:
 
 
 def scoring_partitions(settings: Settings, entity: Entity) -> dg.MultiPartitionsDefinition | None:
-    names = [goal.name for goal in settings.goals().goals if goal.entity == entity]
+    names = [goal.name for goal in settings.goals().dated_goals() if goal.entity == entity]
     if not names:
         return None
     return dg.MultiPartitionsDefinition(

@@ -38,7 +38,7 @@ GATES = ("enough_history", "enough_conversions", "no_leakage")
 
 
 def goal_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
-    return dg.StaticPartitionsDefinition(settings.goals().names())
+    return dg.StaticPartitionsDefinition([goal.name for goal in settings.goals().dated_goals()])
 
 
 def _gate_result(gate: GateResult) -> dg.AssetCheckResult:
@@ -70,8 +70,8 @@ def training_definitions() -> dg.Definitions:
     )
     def training_sets(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
         """Each goal's labelled weekly snapshots (label: converted within the prediction window
-        after the as-of date), summarized per as-of date in ml.training_set_summary, and the gates
-        a goal must pass before it is trained: history, conversions and leakage."""
+        after the as-of date), summarized in the metadata, and the gates a goal must pass before
+        it is trained: history, conversions and leakage."""
         goal = goals.get(context.partition_key)
         with duckdb.get_connection() as con:
             span = data_span(con, goal)
