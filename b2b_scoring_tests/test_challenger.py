@@ -26,7 +26,8 @@ GOAL_NAME = "lead_conversion"
 # Score dates 2025-03-02..04: their 90-day windows have passed by the world's last day.
 PAST_DAYS = ("2025-03-01", "2025-03-02", "2025-03-03")
 NOW = datetime.datetime(2025, 7, 1)
-TRAINED_BEFORE = datetime.date(2025, 2, 1)
+# The last snapshot trained on (2024-11-25) has labels up to 90 days later (2025-02-23).
+TRAINED_BEFORE = datetime.date(2024, 12, 1)
 POLICY = ChallengerPolicy(min_matured_dates=3, min_auc_gain=0.005)
 
 
@@ -92,11 +93,11 @@ def _comparison_metadata(result: dg.ExecuteInProcessResult) -> dict:
 
 @pytest.fixture(scope="module")
 def contest(year_world, tmp_path_factory):
-    """Two models trained on the snapshots before February 2025 (so neither has seen the outcomes
-    of the compared score dates, March 2-4): an informed one and an uninformed one (shuffled
-    labels). Round 1: the informed model serves and the uninformed one, having lost its backtest,
-    is the challenger. Round 2: the roles are swapped, as if the uninformed model served; the same
-    days are scored again."""
+    """Two models trained on the snapshots before December 2024 (their labels end by February 23,
+    so neither has seen the outcomes of the compared score dates, March 2-4): an informed one and
+    an uninformed one (shuffled labels). Round 1: the informed model serves and the uninformed
+    one, having lost its backtest, is the challenger. Round 2: the roles are swapped, as if the
+    uninformed model served; the same days are scored again."""
     if not year_world.training[GOAL_NAME].success:
         pytest.skip("the lead goal of the 400-day world did not train")
     directory = tmp_path_factory.mktemp("challenger_world")
@@ -212,14 +213,16 @@ def test_a_challenger_that_wins_on_realized_outcomes_is_promoted(contest) -> Non
 
 def test_outcomes_a_model_learnt_from_do_not_judge_it(contest) -> None:
     settings, uninformed, informed, *_ = contest
+    goal = settings.goals().get(GOAL_NAME)
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        assert len(pair_comparison(con, GOAL_NAME, informed.version, uninformed.version)) == 3
-        # Had the challenger been trained up to the end of March, March's outcomes would be in its
-        # training labels: the same comparisons would not count (rolled back, nothing changes).
+        assert len(pair_comparison(con, goal, informed.version, uninformed.version)) == 3
+        # Had the challenger's last training snapshot been December 4 (labels up to March 3), the
+        # outcomes of score dates March 2 and 3 would be in its labels: only March 4 counts.
         con.execute("BEGIN TRANSACTION")
         con.execute(
-            "UPDATE ml.model_registry SET data_end = DATE '2025-03-31' WHERE goal = ? AND version = ?",
+            "UPDATE ml.model_registry SET data_end = DATE '2024-12-04' WHERE goal = ? AND version = ?",
             [GOAL_NAME, uninformed.version],
         )
-        assert pair_comparison(con, GOAL_NAME, informed.version, uninformed.version) == []
+        compared = pair_comparison(con, goal, informed.version, uninformed.version)
+        assert [row[0] for row in compared] == [datetime.date(2025, 3, 4)]
         con.execute("ROLLBACK")

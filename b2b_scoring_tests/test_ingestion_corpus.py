@@ -595,6 +595,21 @@ def test_flat_export_with_placeholders_missing_key_and_outcome_and_copies(con) -
     ]
 
 
+def test_flat_export_columns_named_like_query_parameters_load(tmp_path: Path, con) -> None:
+    """Any header is a column of a flat export, even one named like the engine's own values."""
+    (tmp_path / "leads").mkdir()
+    (tmp_path / "leads" / "part-0.csv").write_text("Prospect ID,Converted,p0,P1\nid1,1,a,b\nid2,0,c,\n")
+    (tmp_path / "mapping.yaml").write_text(
+        "flat_exports:\n  leads:\n    folder: leads\n    key: Prospect ID\n    outcome: Converted\n"
+        "    positive_outcome_values: ['1']\n"
+    )
+    assert ingest(con, tmp_path)["leads"].rows_loaded == 2
+    assert con.execute("SELECT prospect_id, p0, p1, outcome FROM raw.leads ORDER BY 1").fetchall() == [
+        ("id1", "a", "b", True),
+        ("id2", "c", None, False),
+    ]
+
+
 def test_flat_export_without_its_key_column_is_an_error_naming_the_file(con) -> None:
     landing = case_dir("flat_export_missing_key")
     report = ingest(con, landing)["leads"]

@@ -140,6 +140,28 @@ def test_seeds_by_domain_nearest_seeds_and_traits(profiles) -> None:
     assert {label for trait, label in traits if trait == "industry"} <= {"Software", "Financial Services"}
 
 
+def test_an_account_without_revenue_has_no_revenue_band(profiles) -> None:
+    """Revenue 0 passes the raw checks; it must not break the run (log of 0) but leave the band out."""
+    con, segment, _ = profiles
+    con.execute(
+        "CREATE TABLE revenue_backup AS SELECT account_key, annual_revenue FROM staging.int_account_versions"
+    )
+    zero = segment[5]
+    con.execute("UPDATE staging.int_account_versions SET annual_revenue = 0 WHERE account_key = ?", [zero])
+    try:
+        write_account_lookalike(con, AS_OF, AS_OF, LookalikeConfig(seeds=tuple(segment[:3])))
+        score = con.execute(
+            f"SELECT lookalike_score FROM {LOOKALIKE_TABLE} WHERE account_key = ?", [zero]
+        ).fetchall()
+        assert len(score) == 1 and 0 <= score[0][0] <= 100
+    finally:
+        con.execute(
+            "UPDATE staging.int_account_versions v SET annual_revenue = b.annual_revenue "
+            "FROM revenue_backup b WHERE v.account_key = b.account_key"
+        )
+        con.execute("DROP TABLE revenue_backup")
+
+
 def test_too_few_seeds_is_a_clear_error(profiles) -> None:
     con, segment, _ = profiles
     with pytest.raises(LookalikeError, match="at least 2 seed accounts.*nobody.example"):

@@ -72,6 +72,20 @@ def test_actions_call_rank_and_why_without_lookalikes(con) -> None:
     assert rows[3][5] == "fit 10 (tier C)"
 
 
+def test_without_any_insights_table_the_view_shows_fit_alone(con) -> None:
+    con.execute("DROP SCHEMA insights CASCADE")
+    assert set(missing_inputs(con)) == {
+        "insights.account_intent",
+        "insights.account_buying_committee",
+        "insights.account_lookalike",
+    }
+    # Without intent nobody is to call now: good fits are nurtured.
+    assert write_sales_view(con, "deal", DAY) == {"nurture": 2, "no action": 2}
+    assert con.execute(f"SELECT why FROM {SALES_VIEW_TABLE} WHERE account_key = 'A3'").fetchall() == [
+        ("fit 20 (tier C)",)
+    ]
+
+
 def test_lookalikes_name_the_nearest_customers_and_reruns_replace(con, tmp_path: Path) -> None:
     con.execute(
         """

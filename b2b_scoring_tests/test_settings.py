@@ -45,8 +45,10 @@ def test_explicit_values(tmp_path: Path) -> None:
             "B2B_SCORING_HISTORY_DAYS": "365",
             "B2B_SCORING_START_DATE": "2024-01-01",
             "DAGSTER_HOME": str(tmp_path / "home"),
+            "B2B_SCORING_MATCH_MIN_PRECISION": "0",
         }
     )
+    assert settings.match_min_precision == 0.0  # a valid share, not "unset"
     assert settings.source == "landing"
     assert settings.landing_dir == tmp_path / "drop"
     assert (settings.persons, settings.accounts, settings.seed) == (1_000_000, 5000, 0)

@@ -1,4 +1,5 @@
-"""Where the dbt project is and how Dagster invokes it (pure, unit-tested)."""
+"""Where the dbt project is and how Dagster invokes it: argument builders (pure, unit-tested),
+the dbt executable, manifest staleness and a runner for tests and benchmarks."""
 
 from __future__ import annotations
 

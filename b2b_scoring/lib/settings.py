@@ -105,7 +105,7 @@ class Settings:
             ),
             history_weeks_per_run=_optional_int(env, "B2B_SCORING_HISTORY_WEEKS_PER_RUN", minimum=1),
             match_threshold=_optional_share(env, "B2B_SCORING_MATCH_THRESHOLD"),
-            match_min_precision=_optional_share(env, "B2B_SCORING_MATCH_MIN_PRECISION") or 0.99,
+            match_min_precision=_share(env, "B2B_SCORING_MATCH_MIN_PRECISION", 0.99),
             insights_path=_path(env, "B2B_SCORING_INSIGHTS"),
             alert_score_jump=_int(env, "B2B_SCORING_ALERT_SCORE_JUMP", DEFAULT_ALERT_SCORE_JUMP, minimum=1),
             alert_webhook_url=_get(env, "B2B_SCORING_ALERT_WEBHOOK_URL"),
@@ -210,6 +210,11 @@ def _optional_int(env: Mapping[str, str], name: str, minimum: int) -> int | None
     if value < minimum:
         raise SettingsError(f"{name}={value} must be at least {minimum}.")
     return value
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _optional_share(env, name)
+    return default if value is None else value
 
 
 def _optional_share(env: Mapping[str, str], name: str) -> float | None:

@@ -337,7 +337,7 @@ def _entity_monitoring(settings: Settings, entity: Entity) -> list[dg.AssetsDefi
                 return dg.MaterializeResult(
                     metadata={"goal": goal.name, "champion_version": current["version"], "challenger": "none"}
                 )
-            rows = pair_comparison(con, goal.name, current["version"], contender["version"])
+            rows = pair_comparison(con, goal, current["version"], contender["version"])
             verdict = challenger_verdict(
                 np.array([row[3] for row in rows], dtype=float),
                 np.array([row[4] for row in rows], dtype=float),

@@ -73,7 +73,7 @@ def _partition_range(
         ]
         if paths:
             with duckdb.connect() as con:
-                covered = time_range(con, raw_source.input_dir, table_mapping, paths)
+                covered = time_range(con, table_mapping, paths)
             if covered is not None:
                 days.extend(moment.date().isoformat() for moment in covered)
     in_range = [key for key in keys if days and min(days) <= key <= max(days)]

@@ -142,9 +142,7 @@ def intraday_rescoring_sensor(context: dg.SensorEvaluationContext, raw_source: R
         return dg.SkipReason("No new or changed event files.")
     today = datetime.datetime.now(datetime.UTC).date()
     with duckdb.connect() as con:
-        covered = time_range(
-            con, raw_source.input_dir, table_mapping, [raw_source.input_dir / p for p in changed]
-        )
+        covered = time_range(con, table_mapping, [raw_source.input_dir / p for p in changed])
     cursor = json.dumps(current, sort_keys=True)
     if covered is None or covered[1].date() < today:
         return dg.SensorResult(

@@ -149,7 +149,7 @@ class _Params:
         self._shared: dict[str, list[str]] = {}
 
     def add(self, value: object) -> str:
-        name = f"p{len(self.values)}"
+        name = f"__b2b_param_{len(self.values)}"
         self.values[name] = value
         return f"_params.{name}"
 
@@ -261,7 +261,7 @@ def landing_run_key(current: dict[str, str], changed: list[str]) -> str:
 
 
 def time_range(
-    con: duckdb.DuckDBPyConnection, landing_dir: Path, table_mapping: TableMapping, paths: list[Path]
+    con: duckdb.DuckDBPyConnection, table_mapping: TableMapping, paths: list[Path]
 ) -> tuple[dt.datetime, dt.datetime] | None:
     """Earliest and latest valid time of the contract rows in the given landing files (None when
     they hold none), read with the table's mapping; nothing is written."""

@@ -40,13 +40,6 @@ class ColumnSource:
     template: str | None = None
     multiply: float | None = None
 
-    def source_columns(self) -> list[str]:
-        if self.column is not None:
-            return [self.column]
-        if self.template is not None:
-            return TEMPLATE_FIELD.findall(self.template)
-        return []
-
 
 @dataclass(frozen=True)
 class RowSpec:

@@ -64,7 +64,7 @@ ORDINAL_TRAITS = {
         "employees",
     ),
     "revenue_per_employee": OrdinalTrait(
-        "floor(4 * log10(p.annual_revenue / nullif(p.number_of_employees, 0)))",
+        "floor(4 * log10(nullif(p.annual_revenue, 0) / nullif(p.number_of_employees, 0)))",
         lambda band: f"round(pow(10, {band} / 4), -3)",
         "revenue per employee",
         prefix="$",

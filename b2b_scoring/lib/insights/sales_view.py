@@ -59,6 +59,7 @@ def write_sales_view(con: duckdb.DuckDBPyConnection, goal: str, score_date: date
     """Replace the goal's sales view of score_date; return the accounts per action."""
     con.execute(
         f"""
+        CREATE SCHEMA IF NOT EXISTS {SALES_VIEW_TABLE.split(".")[0]};
         CREATE TABLE IF NOT EXISTS {SALES_VIEW_TABLE} (
             account_key VARCHAR NOT NULL, account_name VARCHAR, goal VARCHAR NOT NULL,
             as_of_date DATE NOT NULL,

@@ -120,7 +120,8 @@ def confidence_sql(competition: dict[str, float]) -> str:
 @dataclass(frozen=True)
 class MatchRun:
     """Result of `match_persons`: the model, and the temp table `match_decisions` holding one row
-    per person to match (person_key, status, account_key, confidence, evidence, candidates)."""
+    per person to match (person_key, true_account_key, status, account_key, best_account_key,
+    best_confidence, evidence, name_similarity, candidates)."""
 
     model: MatcherModel
     persons_by_class: dict[str, int]

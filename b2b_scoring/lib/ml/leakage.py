@@ -71,8 +71,9 @@ def _filled(values: np.ndarray) -> np.ndarray:
 
 
 def filled_rows_auc(values: np.ndarray, label: np.ndarray) -> float | None:
-    """Single-feature AUC among the rows where the column is filled (None when too few rows or
-    one class there): a field sales fill in after contact is nearly the outcome where present."""
+    """Single-feature AUC among the rows where the column is filled (None when it is filled on
+    every row, or too few rows or one class are there): a field sales fill in after contact is
+    nearly the outcome where present."""
     values, label = np.asarray(values), np.asarray(label).astype(bool)
     filled = _filled(values)
     positives = int(label[filled].sum())

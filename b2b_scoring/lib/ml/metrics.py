@@ -122,8 +122,8 @@ def bootstrap_intervals(
     max_rows: int = 50_000,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals of the headline metrics (rows resampled with replacement;
-    sets above `max_rows` are resampled at `max_rows` and the interval widened by sqrt(n_s/n)
-    back to the full size, which keeps the cost bounded on millions of rows)."""
+    sets above `max_rows` are resampled at `max_rows` and the interval narrowed by sqrt(n_s/n)
+    to the full size, which keeps the cost bounded on millions of rows)."""
     probability = np.asarray(probability, dtype=float)
     label = np.asarray(label).astype(np.int8)
     rng = np.random.default_rng(seed)

@@ -3,7 +3,8 @@
 challenger flags), and every change of champion in `ml.model_promotions`.
 
 A new version becomes champion only when it beats the current champion's backtest ROC-AUC, or
-when there is no champion trained for the goal as it is defined now (its fingerprint changed).
+when there is no champion trained for the goal as it is defined now (its fingerprint changed), or
+when the champion's artifact cannot score (missing, or pickled by an incompatible version).
 A new version that does not win becomes the goal's challenger when the goal has none (one at a
 time; otherwise it is kept in reserve): it scores in shadow until its realized performance earns
 a promotion (`promote`) or loses the comparison (`retire_challenger`).

@@ -148,11 +148,15 @@ def write_challenger_performance(con: duckdb.DuckDBPyConnection, goal: Goal) -> 
 
 
 def pair_comparison(
-    con: duckdb.DuckDBPyConnection, goal: str, champion_version: int, challenger_version: int
+    con: duckdb.DuckDBPyConnection,
+    goal: Goal,
+    champion_version: int,
+    challenger_version: int,
 ) -> list[tuple]:
-    """The compared score dates of this champion/challenger pair that neither model saw in
-    training (after both training windows): (score_date, scored, conversions, champion ROC-AUC,
-    challenger ROC-AUC), oldest first."""
+    """The compared score dates of this champion/challenger pair whose outcomes neither model
+    learnt from: the labels of a model's last training snapshot count conversions up to a
+    prediction window after it, so a score date counts from that window's end on. Rows are
+    (score_date, scored, conversions, champion ROC-AUC, challenger ROC-AUC), oldest first."""
     if not table_exists(con, COMPARISON_TABLE):
         return []
     return con.execute(
@@ -161,9 +165,15 @@ def pair_comparison(
         FROM {COMPARISON_TABLE}
         WHERE goal = $goal AND champion_version = $champion AND challenger_version = $challenger
           AND champion_roc_auc IS NOT NULL AND challenger_roc_auc IS NOT NULL
-          AND score_date > (SELECT max(data_end) FROM {REGISTRY_TABLE}
-                            WHERE goal = $goal AND version IN ($champion, $challenger))
+          AND score_date >= (SELECT max(data_end) FROM {REGISTRY_TABLE}
+                             WHERE goal = $goal AND version IN ($champion, $challenger))
+                            + $window::INTEGER
         ORDER BY score_date
         """,
-        {"goal": goal, "champion": champion_version, "challenger": challenger_version},
+        {
+            "goal": goal.name,
+            "champion": champion_version,
+            "challenger": challenger_version,
+            "window": goal.prediction_window_days,
+        },
     ).fetchall()
