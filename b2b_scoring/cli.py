@@ -33,12 +33,23 @@ class Stopwatch:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import duckdb
+
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         return args.command(args)
     except SettingsError as error:
         parser.exit(2, f"b2b-scoring: configuration error: {error}\n")
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        # DuckDB lets one process write a file: a Dagster step (or `dagster dev`) may hold it.
+        parser.exit(
+            3,
+            "b2b-scoring: the warehouse is in use by another process (a Dagster run, or a step of "
+            f"`dagster dev`); retry when it has finished.\n{error}\n",
+        )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -35,6 +35,34 @@ def test_bad_setting_is_a_clean_usage_error(monkeypatch: pytest.MonkeyPatch, cap
     assert "B2B_SCORING_SEED='lucky' is not an integer" in capsys.readouterr().err
 
 
+def test_a_warehouse_held_by_another_process_is_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(60)",
+            str(warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("B2B_SCORING_DATA_DIR", str(tmp_path))
+        with pytest.raises(SystemExit) as exit_info:
+            main(["explain", "--person", "P-1"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert exit_info.value.code == 3
+    assert "the warehouse is in use by another process" in capsys.readouterr().err
+
+
 def test_demo_end_to_end(tmp_path: Path, isolated_env: Path) -> None:
     """`b2b-scoring demo` on a tiny world: every asset materialized, runs kept in DAGSTER_HOME."""
     env = {
