@@ -114,10 +114,11 @@ def ui(year_world, tmp_path_factory) -> Iterator[tuple[str, Settings]]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            # `dagster dev` sometimes keeps its webserver alive after SIGTERM (seen once in CI, the
-            # daemon had shut down): the test is over, so stop the whole group.
+            # `dagster dev` sometimes keeps its webserver alive after SIGTERM (in CI the teardown
+            # then waited the whole minute, the daemon had shut down): the test is over, so stop
+            # the whole group.
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=60)
         log.close()
