@@ -10,13 +10,9 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from b2b_scoring.lib.dagster_home import ensure_dagster_home
 from b2b_scoring.lib.settings import Settings, SettingsError
-
-if TYPE_CHECKING:
-    from b2b_scoring.lib.matching import MatchConfig
 
 DEFAULT_PORT = "3000"
 UI_HOST = "127.0.0.1"
@@ -425,24 +421,13 @@ def dev_command(args: argparse.Namespace) -> int:
     os.execvpe(command[0], command, {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)})
 
 
-def _match_config(threshold: float | None) -> MatchConfig:
-    """The matching settings of the environment, the threshold given on the command line first."""
-    from b2b_scoring.lib.matching import MatchConfig
-
-    settings = Settings.from_env()
-    return MatchConfig(
-        threshold=settings.match_threshold if threshold is None else threshold,
-        min_precision=settings.match_min_precision,
-    )
-
-
 def match_command(args: argparse.Namespace) -> int:
     """Exit 0 when the matches were written, 2 when the files cannot be matched (the message says why)."""
     import duckdb
 
     from b2b_scoring.lib.contract import CONTRACTS
     from b2b_scoring.lib.exports import export_csv
-    from b2b_scoring.lib.matching import MatchingError, match_persons
+    from b2b_scoring.lib.matching import MatchConfig, MatchingError, match_persons
     from b2b_scoring.lib.sql import quote_identifier
 
     with duckdb.connect(":memory:") as con:
@@ -468,7 +453,10 @@ def match_command(args: argparse.Namespace) -> int:
             con.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM file_{table}")
         try:
             run = match_persons(
-                con, "SELECT * FROM persons", "SELECT * FROM accounts", _match_config(args.threshold)
+                con,
+                "SELECT * FROM persons",
+                "SELECT * FROM accounts",
+                MatchConfig.from_settings(Settings.from_env(), args.threshold),
             )
         except MatchingError as error:
             print(f"b2b-scoring match: {error}", file=sys.stderr)

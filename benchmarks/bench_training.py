@@ -92,10 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             warehouse = work_dir / "warehouse.duckdb"
             with duckdb.connect(str(warehouse)) as con:
                 load_truth_tables(con, work_dir / "landing")
-                match_config = MatchConfig(
-                    threshold=settings.match_threshold, min_precision=settings.match_min_precision
-                )
-                run_matching(con, dt.date.today(), match_config)
+                run_matching(con, dt.date.today(), MatchConfig.from_settings(settings))
             weeks = history_weeks_per_run(args.persons)
             base = build_dbt_args(settings, warehouse, history_weeks_per_run=weeks)
             target = work_dir / "target"

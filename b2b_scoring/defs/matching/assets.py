@@ -61,7 +61,7 @@ def build_matching_assets(
     settings: Settings,
 ) -> tuple[dg.AssetsDefinition, dg.SensorDefinition, dg.JobDefinition]:
     partitions_def = daily_partitions(settings)
-    config = MatchConfig(threshold=settings.match_threshold, min_precision=settings.match_min_precision)
+    config = MatchConfig.from_settings(settings)
 
     @dg.asset(
         key=MATCHES_KEY,

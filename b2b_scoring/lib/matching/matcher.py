@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -29,6 +30,9 @@ from sklearn.linear_model import LogisticRegression
 from b2b_scoring.lib.dbt_args import DBT_PROJECT_DIR
 from b2b_scoring.lib.matching.domains import create_registrable_domains, email_host_sql, host_sql
 from b2b_scoring.lib.matching.names import TOKENS_TABLE_SUFFIX, create_name_tokens
+
+if TYPE_CHECKING:
+    from b2b_scoring.lib.settings import Settings
 
 PERSONAL_EMAIL_DOMAINS_CSV = DBT_PROJECT_DIR / "seeds" / "personal_email_domains.csv"
 PERSON_CLASSES = ("account_person", "known", "anonymous")
@@ -78,6 +82,14 @@ class MatchConfig:
     # Name tokens shared by more accounts than this do not block (they still count in the
     # similarity); None: max(50, accounts / 1000).
     max_accounts_per_blocking_token: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, threshold: float | None = None) -> MatchConfig:
+        """The environment's matching settings; a threshold given here wins over them."""
+        return cls(
+            threshold=settings.match_threshold if threshold is None else threshold,
+            min_precision=settings.match_min_precision,
+        )
 
     def blocking_token_limit(self, accounts: int) -> int:
         return self.max_accounts_per_blocking_token or max(50, accounts // 1000)
